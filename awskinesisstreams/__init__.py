@@ -1,0 +1,42 @@
+"""awskinesisstreams: Electric Imp's AWSKinesisStreams agent library, for Python.
+
+    from awskinesisstreams import AWSKinesisStreams, imp, server
+
+    producer = AWSKinesisStreams.Producer(region, keyId, secret, "my-stream")
+    producer.putRecord(AWSKinesisStreams.Record({"t": 21}, "sensor-1"),
+                       lambda err, res: server.log(err or res.sequenceNumber))
+    imp.run()
+"""
+
+from .consumer import Consumer
+from .enums import (
+    AWS_KINESIS_STREAMS_ENCRYPTION_TYPE,
+    AWS_KINESIS_STREAMS_ERROR,
+    AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE,
+)
+from .error import Error
+from .loop import imp, server
+from .producer import Producer
+from .put_record_result import PutRecordResult
+from .record import Record
+from .request import Timeout
+from .streams import AWSKinesisStreams
+
+__version__ = "0.1.0"
+
+AWSKinesisStreams.VERSION = __version__
+AWSKinesisStreams.Producer = Producer  # type: ignore[attr-defined]
+AWSKinesisStreams.Consumer = Consumer  # type: ignore[attr-defined]
+AWSKinesisStreams.Record = Record  # type: ignore[attr-defined]
+AWSKinesisStreams.Error = Error  # type: ignore[attr-defined]
+AWSKinesisStreams.PutRecordResult = PutRecordResult  # type: ignore[attr-defined]
+AWSKinesisStreams.Timeout = Timeout  # type: ignore[attr-defined]
+
+__all__ = [
+    "AWSKinesisStreams",
+    "AWS_KINESIS_STREAMS_ERROR",
+    "AWS_KINESIS_STREAMS_ENCRYPTION_TYPE",
+    "AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE",
+    "imp",
+    "server",
+]

@@ -1,0 +1,274 @@
+"""Request/response mapping for the Kinesis Data Streams API (JSON 1.1, Kinesis_20131202).
+
+Each method checks its arguments and builds the request body at once, raising a
+LIBRARY_ERROR Error before anything is sent, and returns a `send()` function that the
+loop runs on a worker thread: it makes the signed call and turns the answer into the
+library's objects.
+"""
+
+import binascii
+import datetime
+import json
+from json.encoder import encode_basestring_ascii as json_string
+from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
+
+from .enums import (
+    AWS_KINESIS_STREAMS_ENCRYPTION_TYPE as ENCRYPTION,
+    AWS_KINESIS_STREAMS_ERROR,
+    AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE as ITERATOR,
+    to_enum,
+)
+from .error import Error, library_error
+from .put_record_result import PutRecordResult
+from .record import Record, _describe
+from .request import AwsJsonClient
+
+T = TypeVar("T")
+Send = Callable[[], T]
+
+TARGET_PREFIX = "Kinesis_20131202"
+JSON_VERSION = "1.1"
+MAX_RECORDS_PER_PUT = 500
+MAX_PUT_BYTES = 5 * 1024 * 1024
+MAX_GET_LIMIT = 10000
+LIST_SHARDS_PAGE = 10000
+SEQUENCE_ITERATORS = (ITERATOR.AT_SEQUENCE_NUMBER, ITERATOR.AFTER_SEQUENCE_NUMBER)
+
+
+def _encryption(name: Optional[str]) -> ENCRYPTION:
+    return ENCRYPTION.KMS if name == "KMS" else ENCRYPTION.NONE
+
+
+def _result(entry: Dict[str, Any]) -> PutRecordResult:
+    """One PutRecords/PutRecord answer entry as a PutRecordResult."""
+    if entry.get("ErrorCode"):
+        return PutRecordResult(entry["ErrorCode"], entry.get("ErrorMessage"))
+    return PutRecordResult(
+        None,
+        None,
+        entry.get("ShardId"),
+        entry.get("SequenceNumber"),
+        _encryption(entry.get("EncryptionType")),
+    )
+
+
+def _record_json(record: Record) -> Tuple[str, int]:
+    """A record as the start of a PutRecords entry or PutRecord body, and its size as Kinesis counts it."""
+    raw = record.encode()
+    data = binascii.b2a_base64(raw, newline=False).decode("ascii")
+    key = record.partitionKey
+    text = '{"Data":"%s","PartitionKey":%s' % (data, json_string(key))
+    if record.explicitHashKey is not None:
+        text += ',"ExplicitHashKey":"%s"' % record.explicitHashKey
+    return text, len(raw) + (len(key) if key.isascii() else len(key.encode("utf-8")))
+
+
+def _unexpected(action: str, what: str, answer: Any) -> Error:
+    return Error(AWS_KINESIS_STREAMS_ERROR.UNEXPECTED_RESPONSE, "%s answer %s" % (action, what), 200, answer)
+
+
+def _timestamp(value: object) -> float:
+    """Seconds since the epoch from an int, a float or an aware datetime."""
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is None:
+            raise library_error("timestamp must be an aware datetime (a naive one has no time zone)")
+        return value.timestamp()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise library_error("timestamp must be seconds since the epoch, got %s" % _describe(value))
+    return value
+
+
+class Kinesis:
+    """The Kinesis actions of one stream, on one signed client."""
+
+    def __init__(self, client: AwsJsonClient, stream_name: str) -> None:
+        self.client = client
+        self.stream_name = stream_name
+        self._stream_json = json_string(stream_name)
+
+    # -- writing --------------------------------------------------------------------
+
+    def put_record(self, record: object) -> Send[PutRecordResult]:
+        """PutRecord of one Record."""
+        if not isinstance(record, Record):
+            raise library_error("record must be an AWSKinesisStreams.Record, got %s" % _describe(record))
+        body = _record_json(record)[0]
+        if record.prevSequenceNumber is not None:
+            body += ',"SequenceNumberForOrdering":"%s"' % record.prevSequenceNumber
+        payload = ('%s,"StreamName":%s}' % (body, self._stream_json)).encode("ascii")
+
+        def send() -> PutRecordResult:
+            answer = self.client.call("PutRecord", payload, ("ShardId", "SequenceNumber"))
+            return _result(answer)
+
+        return send
+
+    def put_records(self, records: object) -> Send[Tuple[int, List[PutRecordResult]]]:
+        """PutRecords of 1 to 500 Records, at most 5 MiB in all; answers one result per record, in order."""
+        if not isinstance(records, (list, tuple)) or not records:
+            raise library_error("records must be a non-empty list of AWSKinesisStreams.Record, got %s" % _describe(records))
+        if len(records) > MAX_RECORDS_PER_PUT:
+            raise library_error("putRecords takes at most %d records, got %d" % (MAX_RECORDS_PER_PUT, len(records)))
+        entries = []
+        size = 0
+        for index, record in enumerate(records):
+            if not isinstance(record, Record):
+                raise library_error("records[%d] must be an AWSKinesisStreams.Record, got %s" % (index, _describe(record)))
+            entry, record_size = _record_json(record)
+            entries.append(entry)
+            size += record_size
+        if size > MAX_PUT_BYTES:
+            raise library_error("putRecords request of %d bytes is over the 5 MiB Kinesis limit" % size)
+        payload = ('{"Records":[%s}],"StreamName":%s}' % ("},".join(entries), self._stream_json)).encode("ascii")
+        count = len(records)
+
+        def send() -> Tuple[int, List[PutRecordResult]]:
+            answer = self.client.call("PutRecords", payload, ("Records",))
+            entries = answer["Records"]
+            if not isinstance(entries, list) or len(entries) != count:
+                raise _unexpected("PutRecords", "does not have one result per record", answer)
+            results = [_result(entry) for entry in entries]
+            return sum(1 for result in results if result.errorCode is not None), results
+
+        return send
+
+    # -- reading --------------------------------------------------------------------
+
+    def list_shards(self) -> Send[List[Dict[str, Any]]]:
+        """Every shard of the stream, open and closed, through all ListShards pages.
+
+        AWS refuses StreamName beside NextToken, so later pages send the token alone.
+        """
+        first = ('{"MaxResults":%d,"StreamName":%s}' % (LIST_SHARDS_PAGE, self._stream_json)).encode("ascii")
+
+        def send() -> List[Dict[str, Any]]:
+            shards: List[Dict[str, Any]] = []
+            payload = first
+            while True:
+                answer = self.client.call("ListShards", payload, ("Shards",))
+                page = answer["Shards"]
+                if not isinstance(page, list) or not all(isinstance(s, dict) and "ShardId" in s for s in page):
+                    raise _unexpected("ListShards", "has a malformed Shards list", answer)
+                shards.extend(page)
+                token = answer.get("NextToken")
+                if not token:
+                    return shards
+                payload = json.dumps({"MaxResults": LIST_SHARDS_PAGE, "NextToken": token}).encode("utf-8")
+
+        return send
+
+    def get_shard_iterator(self, shard_id: object, type: object, options: object) -> Send[str]:
+        """GetShardIterator for any of the five iterator types."""
+        if not isinstance(shard_id, str) or not shard_id:
+            raise library_error("shardId must be a non-empty string, got %s" % _describe(shard_id))
+        kind = to_enum(ITERATOR, type)
+        if kind is None:
+            raise library_error("type must be an AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE value, got %s" % _describe(type))
+        if options is None:
+            options = {}
+        if not isinstance(options, dict):
+            raise library_error("typeOptions must be a table (dict) or None, got %s" % _describe(options))
+        body: Dict[str, Any] = {"ShardId": shard_id, "ShardIteratorType": kind.name, "StreamName": self.stream_name}
+        if kind in SEQUENCE_ITERATORS:
+            number = options.get("startingSequenceNumber")
+            if not isinstance(number, str) or not number.isdigit() or not number.isascii():
+                raise library_error(
+                    "typeOptions.startingSequenceNumber (a sequence number string) is required for %s, got %s"
+                    % (kind.name, _describe(number))
+                )
+            body["StartingSequenceNumber"] = number
+        elif kind is ITERATOR.AT_TIMESTAMP:
+            if "timestamp" not in options:
+                raise library_error("typeOptions.timestamp is required for AT_TIMESTAMP")
+            body["Timestamp"] = _timestamp(options["timestamp"])
+        payload = json.dumps(body, separators=(",", ":")).encode("utf-8")
+
+        def send() -> str:
+            answer = self.client.call("GetShardIterator", payload, ("ShardIterator",))
+            iterator = answer["ShardIterator"]
+            if not isinstance(iterator, str) or not iterator:
+                raise _unexpected("GetShardIterator", "has no usable ShardIterator", answer)
+            return iterator
+
+        return send
+
+    def get_records(
+        self, options: object, is_blob: bool
+    ) -> Send[Tuple[List[Record], int, Optional[Dict[str, Any]]]]:
+        """GetRecords: the records (bytes, or decoded JSON), millisBehindLatest and the next options.
+
+        The next options are None once a closed shard has been read to its end. A record a
+        JSON consumer cannot decode fails the call with UNEXPECTED_RESPONSE; the error then
+        carries every record of the call as bytes, and the options to read on from.
+        """
+        if not isinstance(options, dict):
+            raise library_error("options must be a table (dict) with a shardIterator, got %s" % _describe(options))
+        iterator = options.get("shardIterator")
+        if not isinstance(iterator, str) or not iterator:
+            raise library_error("options.shardIterator must be a non-empty string, got %s" % _describe(iterator))
+        limit = options.get("limit")
+        body: Dict[str, Any] = {"ShardIterator": iterator}
+        if limit is not None:
+            if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_GET_LIMIT:
+                raise library_error("options.limit must be an integer from 1 to %d, got %s" % (MAX_GET_LIMIT, _describe(limit)))
+            body["Limit"] = limit
+        payload = json.dumps(body, separators=(",", ":")).encode("utf-8")
+        options = dict(options)
+
+        def send() -> Tuple[List[Record], int, Optional[Dict[str, Any]]]:
+            answer = self.client.call("GetRecords", payload, ("Records",))
+            entries = answer["Records"]
+            if not isinstance(entries, list):
+                raise _unexpected("GetRecords", "has a Records field that is not a list", answer)
+            next_iterator = answer.get("NextShardIterator")
+            next_options = None
+            if next_iterator:
+                next_options = dict(options)
+                next_options["shardIterator"] = next_iterator
+            millis = answer.get("MillisBehindLatest") or 0
+            try:
+                records = [_received(entry) for entry in entries]
+            except (KeyError, TypeError, ValueError, binascii.Error):
+                raise _unexpected("GetRecords", "has a malformed record", answer) from None
+            if not is_blob:
+                _decode_json(records, next_options)
+            return records, millis, next_options
+
+        return send
+
+
+def _received(entry: Dict[str, Any]) -> Record:
+    timestamp = entry.get("ApproximateArrivalTimestamp")
+    return Record.received(
+        binascii.a2b_base64(entry["Data"]),
+        entry["PartitionKey"],
+        entry["SequenceNumber"],
+        int(timestamp) if timestamp is not None else None,
+        _encryption(entry.get("EncryptionType")),
+    )
+
+
+def _decode_json(records: List[Record], next_options: Optional[Dict[str, Any]]) -> None:
+    """Decode every record's bytes as JSON; if one fails, raise with all of them still bytes."""
+    loads = json.loads
+    values = []
+    for record in records:
+        try:
+            values.append(loads(record.data))
+        except ValueError as exc:
+            error = Error(
+                AWS_KINESIS_STREAMS_ERROR.UNEXPECTED_RESPONSE,
+                "record %s is not JSON (%s); error.records has this call's records as bytes"
+                % (record.sequenceNumber, exc),
+                200,
+            )
+            error.records = records
+            error.nextOptions = next_options
+            raise error from None
+    for record, value in zip(records, values):
+        record.data = value
+
+
+def stream_admin(client: AwsJsonClient, action: str, body: Dict[str, Any], required: Tuple[str, ...] = ()) -> Dict[str, Any]:
+    """A stream management call (CreateStream, DescribeStreamSummary, ...), for tools rather than agents."""
+    return client.call(action, json.dumps(body).encode("utf-8"), required)

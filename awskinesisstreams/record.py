@@ -1,0 +1,157 @@
+"""AWSKinesisStreams.Record: one data record, as written by a Producer or read by a Consumer."""
+
+import json
+from typing import Any, Callable, Optional, Union
+
+from .enums import AWS_KINESIS_STREAMS_ENCRYPTION_TYPE
+from .error import Error, library_error
+
+Encoder = Callable[[Any], Union[str, bytes]]
+
+MAX_RECORD_BYTES = 1024 * 1024  # data plus partition key, as Kinesis counts it
+MAX_PARTITION_KEY_CHARS = 256
+MAX_HASH_KEY = 2**128 - 1
+BYTES_LIKE = (bytes, bytearray, memoryview)
+
+
+def json_encode(data: Any) -> str:
+    """Compact JSON, as Squirrel's http.jsonencode writes it; NaN and Infinity are refused."""
+    return json.dumps(data, separators=(",", ":"), allow_nan=False)
+
+
+class Record:
+    """A record: `data` (bytes or any JSON-compatible value) and the `partitionKey` that picks its shard.
+
+    Records read from a stream also carry `sequenceNumber`, `timestamp` (int seconds since
+    the epoch) and `encryptionType`.
+    """
+
+    __slots__ = (
+        "data",
+        "partitionKey",
+        "explicitHashKey",
+        "prevSequenceNumber",
+        "encoder",
+        "sequenceNumber",
+        "timestamp",
+        "encryptionType",
+    )
+
+    def __init__(
+        self,
+        data: Any,
+        partitionKey: str,
+        explicitHashKey: Optional[str] = None,
+        prevSequenceNumber: Optional[str] = None,
+        encoder: Optional[Encoder] = None,
+    ) -> None:
+        self.data = data
+        self.partitionKey = partitionKey
+        self.explicitHashKey = explicitHashKey
+        self.prevSequenceNumber = prevSequenceNumber
+        self.encoder = encoder
+        self.sequenceNumber: Optional[str] = None
+        self.timestamp: Optional[int] = None
+        self.encryptionType: Optional[AWS_KINESIS_STREAMS_ENCRYPTION_TYPE] = None
+
+    @classmethod
+    def received(
+        cls,
+        data: Any,
+        partitionKey: str,
+        sequenceNumber: str,
+        timestamp: Optional[int],
+        encryptionType: AWS_KINESIS_STREAMS_ENCRYPTION_TYPE,
+    ) -> "Record":
+        """A record as a Consumer returns it (no checks: Kinesis already made them)."""
+        record = cls.__new__(cls)
+        record.data = data
+        record.partitionKey = partitionKey
+        record.explicitHashKey = None
+        record.prevSequenceNumber = None
+        record.encoder = None
+        record.sequenceNumber = sequenceNumber
+        record.timestamp = timestamp
+        record.encryptionType = encryptionType
+        return record
+
+    def encode(self) -> bytes:
+        """The bytes Kinesis will store, after checking this record against the service limits.
+
+        Raises a LIBRARY_ERROR Error for a wrong partition key, hash key, sequence number,
+        encoder result, or data over 1 MiB.
+        """
+        key = self.partitionKey
+        if not isinstance(key, str) or not 1 <= len(key) <= MAX_PARTITION_KEY_CHARS:
+            raise library_error(
+                "partitionKey must be a string of 1 to %d characters, got %s"
+                % (MAX_PARTITION_KEY_CHARS, _describe(key))
+            )
+        check_hash_key(self.explicitHashKey)
+        if self.prevSequenceNumber is not None and not _is_decimal(self.prevSequenceNumber):
+            raise library_error(
+                "prevSequenceNumber must be a sequence number string, got %s"
+                % _describe(self.prevSequenceNumber)
+            )
+        data = self.data
+        if isinstance(data, bytes):
+            encoded = data
+        elif isinstance(data, BYTES_LIKE):
+            encoded = bytes(data)
+        else:
+            encoded = self._encode_value(data)
+        if len(encoded) + len(key.encode("utf-8")) > MAX_RECORD_BYTES:
+            raise library_error(
+                "record of %d bytes (data and partition key) is over the 1 MiB Kinesis limit"
+                % (len(encoded) + len(key.encode("utf-8")))
+            )
+        return encoded
+
+    def _encode_value(self, data: Any) -> bytes:
+        encoder = self.encoder if self.encoder is not None else json_encode
+        if not callable(encoder):
+            raise library_error("encoder must be callable, got %s" % _describe(encoder))
+        try:
+            text = encoder(data)
+        except Exception as exc:  # the user's encoder, or a value JSON cannot hold
+            raise library_error("record data could not be encoded: %s" % exc) from None
+        if isinstance(text, str):
+            return text.encode("utf-8")
+        if isinstance(text, BYTES_LIKE):
+            return bytes(text)
+        raise library_error("encoder must return str or bytes, got %s" % _describe(text))
+
+    def __repr__(self) -> str:
+        return "AWSKinesisStreams.Record(data=%s, partitionKey=%r, sequenceNumber=%r)" % (
+            _preview(self.data),
+            self.partitionKey,
+            self.sequenceNumber,
+        )
+
+
+def check_hash_key(value: object) -> None:
+    """Refuse an explicit hash key that is not a decimal string in [0, 2**128)."""
+    if value is None:
+        return
+    if not _is_decimal(value) or int(value) > MAX_HASH_KEY:  # type: ignore[arg-type]
+        raise library_error(
+            "explicitHashKey must be a decimal string from 0 to 2^128-1, got %s"
+            % _describe(value)
+        )
+
+
+def _is_decimal(value: object) -> bool:
+    return isinstance(value, str) and value.isascii() and value.isdigit()
+
+
+def _describe(value: object) -> str:
+    """A short, safe description of a wrong argument for an error message."""
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return "%s %s" % (type(value).__name__, text)
+
+
+def _preview(data: Any) -> str:
+    text = repr(data)
+    return text if len(text) <= 60 else text[:57] + "..."

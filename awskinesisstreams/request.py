@@ -1,0 +1,271 @@
+"""The signed request: AWS Signature Version 4 and the HTTP POST of an AWS JSON-protocol call.
+
+This is the port of the Squirrel AWSRequestV4 library. It knows nothing of Kinesis: it signs
+a JSON body for a service and target, sends it on a pooled connection, and turns the answer
+into a dict or an Error (REQUEST_FAILED, UNEXPECTED_RESPONSE).
+"""
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, Optional, Tuple
+from urllib.parse import urlsplit
+
+import requests
+
+from .enums import AWS_KINESIS_STREAMS_ERROR
+from .error import Error
+
+logger = logging.getLogger("awskinesisstreams")
+
+ALGORITHM = "AWS4-HMAC-SHA256"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """An access key pair, with the session token of temporary credentials. Never shown in a repr."""
+
+    accessKeyId: str
+    secretAccessKey: str = field(repr=False)
+    sessionToken: Optional[str] = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class Timeout:
+    """How long to wait for a connection and then for each read of the answer, in seconds."""
+
+    connect: float = 5.0
+    read: float = 30.0
+
+
+def default_endpoint(service: str, region: str) -> str:
+    """The public endpoint of `service` in `region` (China regions use amazonaws.com.cn)."""
+    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    return "https://%s.%s.%s" % (service, region, suffix)
+
+
+def resolve_endpoint(service: str, region: str, endpoint: Optional[str]) -> str:
+    """The endpoint to use: the argument, then AWS_ENDPOINT_URL_<SERVICE>, then AWS_ENDPOINT_URL, then AWS's."""
+    chosen = (
+        endpoint
+        or os.environ.get("AWS_ENDPOINT_URL_" + service.upper())
+        or os.environ.get("AWS_ENDPOINT_URL")
+        or default_endpoint(service, region)
+    )
+    return chosen.rstrip("/")
+
+
+class SigV4Signer:
+    """Signs POST requests to `/` for one service, region and key pair.
+
+    The signing key is derived once per UTC day; the date strings once per second.
+    """
+
+    def __init__(self, credentials: Credentials, region: str, service: str) -> None:
+        self._credentials = credentials
+        self._region = region
+        self._service = service
+        self._key_day = ""
+        self._key = b""
+        self._second = -1
+        self._amz_date = ""
+
+    def _signing_key(self, day: str) -> bytes:
+        if day != self._key_day:
+            key = ("AWS4" + self._credentials.secretAccessKey).encode("utf-8")
+            for part in (day, self._region, self._service, "aws4_request"):
+                key = hmac.new(key, part.encode("utf-8"), hashlib.sha256).digest()
+            self._key, self._key_day = key, day
+        return self._key
+
+    def _now(self) -> str:
+        second = int(time.time())
+        if second != self._second:
+            self._amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(second))
+            self._second = second
+        return self._amz_date
+
+    def sign(self, host: str, headers: Dict[str, str], body: bytes, amz_date: Optional[str] = None) -> Dict[str, str]:
+        """`headers` plus X-Amz-Date, the session token if any, and Authorization.
+
+        Every header given is signed, with `host`; `amz_date` (YYYYMMDDTHHMMSSZ) fixes the
+        time for tests.
+        """
+        amz_date = amz_date or self._now()
+        day = amz_date[:8]
+        signed = dict(headers)
+        signed["X-Amz-Date"] = amz_date
+        if self._credentials.sessionToken:
+            signed["X-Amz-Security-Token"] = self._credentials.sessionToken
+        canonical = {"host": host}
+        for name, value in signed.items():
+            canonical[name.lower()] = " ".join(value.split())
+        names = sorted(canonical)
+        signed_headers = ";".join(names)
+        canonical_request = "POST\n/\n\n%s\n%s\n%s" % (
+            "".join("%s:%s\n" % (name, canonical[name]) for name in names),
+            signed_headers,
+            hashlib.sha256(body).hexdigest(),
+        )
+        scope = "%s/%s/%s/aws4_request" % (day, self._region, self._service)
+        string_to_sign = "%s\n%s\n%s\n%s" % (
+            ALGORITHM,
+            amz_date,
+            scope,
+            hashlib.sha256(canonical_request.encode("utf-8")).hexdigest(),
+        )
+        signature = hmac.new(self._signing_key(day), string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+        signed["Authorization"] = "%s Credential=%s/%s, SignedHeaders=%s, Signature=%s" % (
+            ALGORITHM,
+            self._credentials.accessKeyId,
+            scope,
+            signed_headers,
+            signature,
+        )
+        return signed
+
+
+def _canonical_host(url: str) -> str:
+    """The Host header value: the URL's host, with the port unless it is the scheme's default."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = "[%s]" % host
+    default_port = {"http": 80, "https": 443}.get(parts.scheme)
+    if parts.port is not None and parts.port != default_port:
+        host = "%s:%d" % (host, parts.port)
+    return host
+
+
+class AwsJsonClient:
+    """Calls one AWS JSON-protocol service (Kinesis, DynamoDB): `call(action, body)` returns the answer as a dict.
+
+    Each worker thread keeps its own keep-alive `requests.Session`. A failure raises Error:
+    REQUEST_FAILED for a non-2xx status or no answer at all, UNEXPECTED_RESPONSE for a 2xx
+    that is not a JSON object or lacks a required field.
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        region: str,
+        service: str,
+        target_prefix: str,
+        json_version: str,
+        credentials: Credentials,
+        timeout: Timeout = Timeout(),
+    ) -> None:
+        self.endpoint = endpoint
+        self._url = endpoint + "/"
+        self._host = _canonical_host(endpoint)
+        self._target_prefix = target_prefix
+        self._content_type = "application/x-amz-json-" + json_version
+        self._signer = SigV4Signer(credentials, region, service)
+        self._timeout = (timeout.connect, timeout.read)
+        self._verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        self._proxies = requests.utils.get_environ_proxies(self._url)
+        self._local = threading.local()
+
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.trust_env = False  # the environment was read once, in __init__
+            session.proxies.update(self._proxies)
+            session.verify = self._verify
+            self._local.session = session
+        return session
+
+    def call(self, action: str, body: bytes, required: Iterable[str] = ()) -> Dict[str, Any]:
+        """POST `body` (JSON bytes) as `action`, and return the decoded answer."""
+        status, content = self._post(action, body)
+        if not 200 <= status < 300:
+            decoded = _decode(content)
+            raise Error(
+                AWS_KINESIS_STREAMS_ERROR.REQUEST_FAILED,
+                "%s failed with HTTP %d: %s" % (action, status, _summary(decoded)),
+                status,
+                decoded,
+            )
+        answer = _decode(content) if content else {}  # actions with no output answer an empty body
+        if not isinstance(answer, dict):
+            raise Error(
+                AWS_KINESIS_STREAMS_ERROR.UNEXPECTED_RESPONSE,
+                "%s answered HTTP %d with a body that is not a JSON object" % (action, status),
+                status,
+                answer,
+            )
+        missing = [name for name in required if name not in answer]
+        if missing:
+            raise Error(
+                AWS_KINESIS_STREAMS_ERROR.UNEXPECTED_RESPONSE,
+                "%s answer lacks %s" % (action, ", ".join(missing)),
+                status,
+                answer,
+            )
+        return answer
+
+    def _post(self, action: str, body: bytes) -> Tuple[int, bytes]:
+        headers = self._signer.sign(
+            self._host,
+            {"Content-Type": self._content_type, "X-Amz-Target": self._target_prefix + "." + action},
+            body,
+        )
+        debug = logger.isEnabledFor(logging.DEBUG)
+        if debug:
+            logger.debug("-> %s %s (%d bytes)", action, self.endpoint, len(body))
+            started = time.perf_counter()
+        try:
+            response = self._session().post(self._url, data=body, headers=headers, timeout=self._timeout)
+            content = response.content
+        except requests.RequestException as exc:
+            raise Error(
+                AWS_KINESIS_STREAMS_ERROR.REQUEST_FAILED,
+                "%s got no response from %s: %s" % (action, self.endpoint, _reason(exc)),
+            ) from None
+        if debug:
+            logger.debug(
+                "<- %s HTTP %d (%d bytes, %.1f ms)",
+                action,
+                response.status_code,
+                len(content),
+                (time.perf_counter() - started) * 1000,
+            )
+        return response.status_code, content
+
+
+def _decode(content: bytes) -> Any:
+    """The JSON value of a body, or its text where it is not JSON (an XML auth error, a proxy page)."""
+    try:
+        return json.loads(content)
+    except ValueError:
+        return content.decode("utf-8", "replace")
+
+
+def _summary(decoded: Any) -> str:
+    if isinstance(decoded, dict):
+        kind = str(decoded.get("__type") or decoded.get("code") or "error").rpartition("#")[2]
+        message = decoded.get("message") or decoded.get("Message") or ""
+        return "%s %s" % (kind, message) if message else kind
+    text = str(decoded).strip()
+    return text[:200] if text else "(empty body)"
+
+
+def _reason(exc: requests.RequestException) -> str:
+    """What went wrong on the wire, in words: refused, timed out, TLS, cut short."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return "connect timed out"
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return "read timed out"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "TLS failure (%s)" % exc
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return "connection closed before the whole body arrived (%s)" % exc
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return "connection failed (%s)" % exc
+    return "%s (%s)" % (type(exc).__name__, exc)

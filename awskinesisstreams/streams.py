@@ -1,0 +1,132 @@
+"""AWSKinesisStreams: the parent of Producer and Consumer, and the library's namespace.
+
+It checks the constructor's arguments (without raising: a wrong one fails every later
+call, as in Squirrel), owns the signed client, and runs every call the same way: check
+and build now, send on the worker pool, deliver to the error-first callback on the loop.
+"""
+
+import logging
+import sys
+from concurrent.futures import Future
+from typing import Any, Callable, Optional, Tuple, TypeVar
+
+from .error import Error, library_error
+from .kinesis import JSON_VERSION, TARGET_PREFIX, Kinesis
+from .loop import LOOP, Callback
+from .request import AwsJsonClient, Credentials, Timeout, resolve_endpoint
+
+logger = logging.getLogger("awskinesisstreams")
+if logger.level == logging.NOTSET:
+    logger.setLevel(logging.WARNING)
+
+T = TypeVar("T")
+Outcome = Tuple[Any, ...]
+
+
+def _set_debug(value: bool) -> None:
+    logger.setLevel(logging.DEBUG if value else logging.WARNING)
+    if value and not logger.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("[AWSKinesisStreams] %(message)s"))
+        logger.addHandler(handler)
+
+
+class AWSKinesisStreams:
+    """The parent class of Producer and Consumer; also the namespace of the library's classes."""
+
+    VERSION = ""  # set by the package
+
+    def __init__(
+        self,
+        region: str,
+        accessKeyId: str,
+        secretAccessKey: str,
+        streamName: str,
+        *,
+        endpoint: Optional[str] = None,
+        sessionToken: Optional[str] = None,
+        timeout: Optional[Timeout] = None,
+    ) -> None:
+        self._region = region
+        self._streamName = streamName
+        self._init_error: Optional[Error] = None
+        self._kinesis: Optional[Kinesis] = None
+        wrong = [
+            "%s must be a non-empty string" % name
+            for name, value in (
+                ("region", region),
+                ("accessKeyId", accessKeyId),
+                ("secretAccessKey", secretAccessKey),
+                ("streamName", streamName),
+            )
+            if not isinstance(value, str) or not value
+        ]
+        if sessionToken is not None and (not isinstance(sessionToken, str) or not sessionToken):
+            wrong.append("sessionToken must be None or a non-empty string")
+        if endpoint is not None and (not isinstance(endpoint, str) or not endpoint.startswith(("http://", "https://"))):
+            wrong.append("endpoint must be an http:// or https:// URL")
+        if timeout is not None and not isinstance(timeout, Timeout):
+            wrong.append("timeout must be an AWSKinesisStreams.Timeout")
+        if wrong:
+            self._init_error = library_error("%s wrongly initialized: %s" % (type(self).__name__, "; ".join(wrong)))
+            return
+        client = AwsJsonClient(
+            resolve_endpoint("kinesis", region, endpoint),
+            region,
+            "kinesis",
+            TARGET_PREFIX,
+            JSON_VERSION,
+            Credentials(accessKeyId, secretAccessKey, sessionToken),
+            timeout or Timeout(),
+        )
+        self._kinesis = Kinesis(client, streamName)
+
+    @staticmethod
+    def setDebug(value: bool) -> None:
+        """Turn debug output (requests, answers, errors; never secrets) on or off, for the whole library."""
+        _set_debug(bool(value))
+
+    def _request(
+        self,
+        name: str,
+        callback: Callback,
+        prepare: Callable[[Kinesis], Callable[[], T]],
+        success: Callable[[T], Outcome],
+        failure: Outcome,
+    ) -> "Future[Outcome]":
+        """Check and build the call now, send it on the pool, and deliver its outcome to `callback`.
+
+        `success` turns what the send returns into the callback's arguments; `failure` is
+        what follows the error on failure.
+        """
+        try:
+            if self._init_error is not None:
+                raise self._init_error
+            if callback is not None and not callable(callback):
+                raise library_error("callback must be callable")
+            assert self._kinesis is not None
+            send = prepare(self._kinesis)
+        except Error as error:
+            logger.debug("%s: %s", name, error)
+            return LOOP.deliver((error,) + failure, None if not callable(callback) else callback)
+
+        def work() -> Outcome:
+            try:
+                return success(send())
+            except Error as error:
+                logger.debug("%s failed: %s", name, error)
+                return (error,) + failure
+            except Exception as exc:
+                logger.exception("%s: internal error", name)
+                return (library_error("%s: internal error: %s" % (name, type(exc).__name__)),) + failure
+
+        return LOOP.call(work, callback)
+
+    def __repr__(self) -> str:
+        endpoint = self._kinesis.client.endpoint if self._kinesis else None
+        return "AWSKinesisStreams.%s(region=%r, streamName=%r, endpoint=%r)" % (
+            type(self).__name__,
+            self._region,
+            self._streamName,
+            endpoint,
+        )

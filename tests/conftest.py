@@ -1,0 +1,48 @@
+"""Shared fixtures: real Kinesis-compatible servers on 127.0.0.1, and fresh streams on them."""
+
+import uuid
+
+import pytest
+
+from awskinesisstreams import AWSKinesisStreams
+from awskinesisstreams.local import LocalKinesis
+from servers import Kinesalite
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    """moto's server (the embedded local Kinesis; also serves DynamoDB), for the whole session."""
+    with LocalKinesis() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def kinesalite():
+    """kinesalite, for the cases where moto departs from AWS (closed shards, resharding)."""
+    with Kinesalite() as server:
+        yield server
+
+
+def new_stream(server, shards=1):
+    """Create a uniquely named stream on `server` and return its name."""
+    name = "test-" + uuid.uuid4().hex[:12]
+    server.create_stream(name, shards)
+    return name
+
+
+@pytest.fixture
+def stream(moto_server):
+    """A fresh one-shard stream on moto."""
+    return new_stream(moto_server, 1)
+
+
+def producer(server, stream_name, **kwargs):
+    return AWSKinesisStreams.Producer(
+        server.region, server.accessKeyId, server.secretAccessKey, stream_name, endpoint=server.endpoint, **kwargs
+    )
+
+
+def consumer(server, stream_name, isBlob=False, **kwargs):
+    return AWSKinesisStreams.Consumer(
+        server.region, server.accessKeyId, server.secretAccessKey, stream_name, isBlob, endpoint=server.endpoint, **kwargs
+    )
