@@ -30,6 +30,25 @@ def new_stream(server, shards=1):
     return name
 
 
+@pytest.fixture(params=["moto_server", "kinesalite"])
+def any_server(request):
+    """Each Kinesis implementation in turn, for the cases where both behave as AWS does."""
+    return request.getfixturevalue(request.param)
+
+
+def boto_kinesis(server):
+    """boto3's Kinesis client on `server`, to cross-check what the library writes and reads."""
+    import boto3
+
+    return boto3.client(
+        "kinesis",
+        region_name=server.region,
+        endpoint_url=server.endpoint,
+        aws_access_key_id=server.accessKeyId,
+        aws_secret_access_key=server.secretAccessKey,
+    )
+
+
 @pytest.fixture
 def stream(moto_server):
     """A fresh one-shard stream on moto."""
