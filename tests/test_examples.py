@@ -1,0 +1,69 @@
+"""The two examples, run as a new user runs them: alone on the embedded server, and together on one server."""
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "Examples")
+NO_AWS = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+
+
+def example(name, *args):
+    return [sys.executable, os.path.join(EXAMPLES, name), "--period", "0.1", *args]
+
+
+def run(name, *args):
+    done = subprocess.run(example(name, *args), capture_output=True, text=True, timeout=60, env=NO_AWS)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def written_values(stdout):
+    return [json.loads(line)["value"] for line in stdout.splitlines() if line.startswith("{")]
+
+
+def read_values(stdout):
+    return [json.loads(line[len("data: "):].rpartition(", timestamp:")[0])["value"]
+            for line in stdout.splitlines() if line.startswith("data: ")]
+
+
+def test_producer_alone_on_the_embedded_server():
+    out = run("DataProducer.agent.py", "--count", "5")
+    assert "starting the embedded local Kinesis" in out
+    assert written_values(out) == [1, 2, 3, 4, 5]
+    assert out.count('"origin":"putRecords"') == 2 and out.count('"origin":"putRecord"') == 3
+    assert out.rstrip().endswith("Wrote 5 records, 0 failed")
+
+
+def test_consumer_alone_reads_what_its_built_in_writer_wrote():
+    out = run("DataConsumer.agent.py", "--count", "6")
+    assert "Built-in writer" in out
+    assert sorted(read_values(out)) == [1, 2, 3, 4, 5, 6]
+    assert out.rstrip().endswith("Read 6 records")
+
+
+def test_producer_and_consumer_share_one_server(moto_server):
+    stream = "examples-" + uuid.uuid4().hex[:8]
+    shared = ("--endpoint", moto_server.endpoint, "--stream", stream)
+    consumer = subprocess.Popen(example("DataConsumer.agent.py", "--count", "4", *shared),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=NO_AWS)
+    try:
+        first = consumer.stdout.readline()  # the consumer has listed the shards: it reads from now on
+        assert first.startswith("Reading shards"), first + consumer.stderr.read()
+        produced = run("DataProducer.agent.py", "--count", "12", *shared)
+        out, err = consumer.communicate(timeout=30)
+    finally:
+        consumer.kill()
+    assert consumer.returncode == 0, err
+    assert "Built-in writer" not in out
+    read = read_values(out)
+    assert len(read) == 4 and set(read) <= set(written_values(produced))
+
+
+@pytest.mark.parametrize("name", ["DataProducer.agent.py", "DataConsumer.agent.py"])
+def test_help(name):
+    assert "--count" in run(name, "--help")
