@@ -5,6 +5,7 @@ only (kinesalite never answers it), and a split shard is read to its end on kine
 (moto never ends a closed shard's iterator and keeps writing to a split parent).
 """
 
+import datetime
 import json
 import time
 
@@ -116,6 +117,9 @@ def test_at_timestamp_moto(moto_server):
     assert values(read_all(c, it)) == [1, 2]
     it = iterator(c, "shardId-000000000000", IT.AT_TIMESTAMP, {"timestamp": int(since) - 60})
     assert values(read_all(c, it)) == [0, 1, 2]
+    aware = datetime.datetime.fromtimestamp(since, datetime.timezone(datetime.timedelta(hours=5)))
+    it = iterator(c, "shardId-000000000000", IT.AT_TIMESTAMP, {"timestamp": aware})
+    assert values(read_all(c, it)) == [1, 2]
 
 
 def test_iterator_type_as_plain_int(moto_server, stream):
