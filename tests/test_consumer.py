@@ -10,6 +10,7 @@ import json
 import time
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 from conftest import boto_kinesis, consumer, new_stream, producer
 
 from awskinesisstreams import (
@@ -18,6 +19,7 @@ from awskinesisstreams import (
     AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE as IT,
     AWSKinesisStreams,
 )
+from proxy import Proxy, aws_error
 
 Record = AWSKinesisStreams.Record
 
@@ -203,3 +205,43 @@ def test_split_shard_is_read_to_its_end_kinesalite(kinesalite):
 def test_unknown_shard_is_request_failed(moto_server, stream, kind):
     err, it = consumer(moto_server, stream).getShardIterator("shardId-000000000009", kind, None, None).result(10)
     assert err.type == AWS_KINESIS_STREAMS_ERROR.REQUEST_FAILED and err.httpStatus == 400 and it is None
+
+
+@pytest.mark.parametrize(
+    "kind, message",
+    [
+        ("ExpiredIteratorException", "Iterator expired. The iterator was created at time ..."),
+        ("ProvisionedThroughputExceededException", "Rate exceeded for shard shardId-000000000000"),
+    ],
+)
+def test_aws_refusals_that_moto_never_gives(moto_server, stream, kind, message):
+    """AWS expires iterators after 5 minutes and throttles busy shards; the proxy plays both."""
+    def refuse(call):
+        return aws_error(400, kind, message) if call.action == "GetRecords" else None
+
+    with Proxy(moto_server.endpoint, rule=refuse) as proxy:
+        c = AWSKinesisStreams.Consumer("us-east-1", "k", "s", stream, endpoint=proxy.endpoint)
+        it = iterator(c, "shardId-000000000000", IT.LATEST)
+        err, records, millis, next_options = c.getRecords({"shardIterator": it}, None).result(10)
+    assert err.type == AWS_KINESIS_STREAMS_ERROR.REQUEST_FAILED and err.httpStatus == 400
+    assert err.awsErrorType == kind and err.httpResponse["message"] == message
+    assert (records, millis, next_options) == ([], 0, None)
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(JSON_VALUES, min_size=1, max_size=20))
+def test_any_json_values_come_back_equal(moto_server, stream, data):
+    """Whatever JSON values a Producer writes, a JSON Consumer reads back equal, in order."""
+    c = consumer(moto_server, stream)
+    it = iterator(c, "shardId-000000000000", IT.LATEST)
+    records = [Record(value, "k") for value in data]
+    err, failed, _ = producer(moto_server, stream).putRecords(records).result(10)
+    assert err is None and failed == 0
+    assert [r.data for r in read_all(c, it)] == data

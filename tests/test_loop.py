@@ -140,3 +140,57 @@ def test_server_log_and_error(capsys):
     out, err = capsys.readouterr()
     assert out == "to standard output\n"
     assert err == "{'to': 'standard error'}\n"
+
+
+class CountingServer:
+    """A keep-alive HTTP server that answers every call with no shards after a short pause,
+    counting the connections it was given and the most calls it served at once."""
+
+    def __init__(self):
+        import http.server
+
+        self.ports, self.active, self.most = set(), 0, 0
+        lock = threading.Lock()
+        counting = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers["Content-Length"]))
+                with lock:
+                    counting.ports.add(self.client_address[1])
+                    counting.active += 1
+                    counting.most = max(counting.most, counting.active)
+                time.sleep(0.05)
+                with lock:
+                    counting.active -= 1
+                body = b'{"Shards":[]}'
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.endpoint = "http://127.0.0.1:%d" % self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_http_runs_on_a_bounded_pool_of_kept_alive_connections():
+    counting = CountingServer()
+    try:
+        c = AWSKinesisStreams.Consumer("us-east-1", "id", "secret", "s", endpoint=counting.endpoint)
+        futures = [c.getShards(None) for _ in range(40)]
+        assert all(f.result(20) == (None, []) for f in futures)
+    finally:
+        counting.close()
+    assert 1 < counting.most <= LOOP.max_workers
+    assert len(counting.ports) <= LOOP.max_workers  # 40 calls, one connection per worker at most

@@ -96,7 +96,7 @@ def test_request_body_is_what_aws_documents(moto_server, stream):
     with Proxy(moto_server.endpoint) as proxy:
         p = AWSKinesisStreams.Producer("us-east-1", "k", "s", stream, endpoint=proxy.endpoint)
         p.putRecord(Record("a", "pk", "7", "49000")).result(10)
-        p.putRecords([Record(b"b", "pk2", "8"), Record("c", "pk3")]).result(10)
+        p.putRecords([Record(b"b", "pk2", "8", "49000"), Record("c", "pk3")]).result(10)  # no ordering in PutRecords
     put, puts = (call.body for call in proxy.calls)
     assert put == {
         "Data": "ImEi",
