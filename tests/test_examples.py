@@ -2,6 +2,7 @@
 
 import json
 import os
+import select
 import subprocess
 import sys
 import uuid
@@ -52,6 +53,7 @@ def test_producer_and_consumer_share_one_server(moto_server):
     consumer = subprocess.Popen(example("DataConsumer.agent.py", "--count", "4", *shared),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=NO_AWS)
     try:
+        assert select.select([consumer.stdout], [], [], 30)[0], "the consumer printed nothing in 30 s"
         first = consumer.stdout.readline()  # the consumer has listed the shards: it reads from now on
         assert first.startswith("Reading shards"), first + consumer.stderr.read()
         produced = run("DataProducer.agent.py", "--count", "12", *shared)
