@@ -248,3 +248,14 @@ def test_no_exception_at_the_call_site_without_a_callback(endpoint):
     c = AWSKinesisStreams.Consumer(*GOOD, endpoint=endpoint)
     err, it = c.getShardIterator(None, None, None, None).result(5)
     assert_library_error(err)
+
+
+def test_constructors_never_read_credentials_from_the_environment(monkeypatch, endpoint):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "from-env")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "from-env")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    p = AWSKinesisStreams.Producer(None, None, None, GOOD[3], endpoint=endpoint)
+    err, _ = outcome(p.putRecord, Record(1, "k"))
+    assert_library_error(err)
+    assert "region" in err.details and "accessKeyId" in err.details and "secretAccessKey" in err.details

@@ -164,3 +164,24 @@ def test_get_shards_of_a_missing_stream(any_server):
     err, shards = consumer(any_server, "no-such-stream").getShards(None).result(10)
     assert err.type == 1 and err.httpStatus == 400 and shards == []
     assert err.awsErrorType == "ResourceNotFoundException"
+
+
+def test_kms_encryption_is_reported(moto_server, stream):
+    """A stream under a KMS key answers EncryptionType KMS; moto does not encrypt, so the proxy says it."""
+
+    def kms(call, status, payload):
+        answer = json.loads(payload)
+        for entry in answer.get("Records", [answer]):
+            entry["EncryptionType"] = "KMS"
+        return json.dumps(answer).encode()
+
+    with Proxy(moto_server.endpoint, on_answer=kms) as proxy:
+        p = AWSKinesisStreams.Producer("us-east-1", "k", "s", stream, endpoint=proxy.endpoint)
+        _, result = p.putRecord(Record(1, "k")).result(10)
+        _, _, results = p.putRecords([Record(2, "k")]).result(10)
+        c = AWSKinesisStreams.Consumer("us-east-1", "k", "s", stream, endpoint=proxy.endpoint)
+        _, it = c.getShardIterator("shardId-000000000000", 3, None, None).result(10)
+        _, records, _, _ = c.getRecords({"shardIterator": it}, None).result(10)
+    KMS = AWS_KINESIS_STREAMS_ENCRYPTION_TYPE.KMS
+    assert result.encryptionType == results[0].encryptionType == KMS
+    assert [r.data for r in records] == [1, 2] and all(r.encryptionType == KMS for r in records)
