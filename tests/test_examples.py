@@ -5,9 +5,11 @@ import os
 import select
 import subprocess
 import sys
+import time
 import uuid
 
 import pytest
+from conftest import boto_kinesis, new_stream
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "Examples")
 NO_AWS = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
@@ -30,6 +32,12 @@ def written_values(stdout):
 def read_values(stdout):
     return [json.loads(line[len("data: "):].rpartition(", timestamp:")[0])["value"]
             for line in stdout.splitlines() if line.startswith("data: ")]
+
+
+def next_line(process, timeout=30):
+    """The process's next line of output, failing the test if none comes within `timeout` seconds."""
+    assert select.select([process.stdout], [], [], timeout)[0], "no output in %d s" % timeout
+    return process.stdout.readline()
 
 
 def test_producer_alone_on_the_embedded_server():
@@ -55,8 +63,7 @@ def test_producer_and_consumer_share_one_server(moto_server):
     consumer = subprocess.Popen(example("DataConsumer.agent.py", "--count", "4", *shared),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=NO_AWS)
     try:
-        assert select.select([consumer.stdout], [], [], 30)[0], "the consumer printed nothing in 30 s"
-        first = consumer.stdout.readline()  # the consumer has listed the shards: it reads from now on
+        first = next_line(consumer)  # the consumer has listed the shards: it reads from now on
         assert first.startswith("Reading shards"), first + consumer.stderr.read()
         produced = run("DataProducer.agent.py", "--count", "12", *shared)
         out, err = consumer.communicate(timeout=30)
@@ -71,3 +78,27 @@ def test_producer_and_consumer_share_one_server(moto_server):
 @pytest.mark.parametrize("name", ["DataProducer.agent.py", "DataConsumer.agent.py"])
 def test_help(name):
     assert "--count" in run(name, "--help")
+
+
+def test_consumer_lists_the_shards_again_when_one_closes(kinesalite):
+    """kinesalite ends a split parent's iterator as AWS does: the consumer must go on with the children."""
+    stream = new_stream(kinesalite, 1)
+    consumer = subprocess.Popen(
+        example("DataConsumer.agent.py", "--count", "3", "--endpoint", kinesalite.endpoint, "--stream", stream),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=NO_AWS)
+    try:
+        assert next_line(consumer) == "Reading shards shardId-000000000000 from LATEST\n"
+        kinesis = boto_kinesis(kinesalite)
+        kinesis.split_shard(StreamName=stream, ShardToSplit="shardId-000000000000", NewStartingHashKey=str(2**127))
+        relisted = next_line(consumer)
+        assert relisted == "Reading shards shardId-000000000000, shardId-000000000001, shardId-000000000002 from LATEST\n"
+        for value in range(100):  # until the consumer has read three records from the children
+            kinesis.put_record(StreamName=stream, Data=json.dumps({"value": value}).encode(), PartitionKey=str(value))
+            if consumer.poll() is not None:
+                break
+            time.sleep(0.05)
+        out, err = consumer.communicate(timeout=30)
+    finally:
+        consumer.kill()
+    assert consumer.returncode == 0, err
+    assert len(read_values(out)) == 3

@@ -120,6 +120,7 @@ def test_exception_in_a_callback_is_logged_and_the_loop_goes_on(caplog):
     logged = [r for r in caplog.records if r.name == "awskinesisstreams" and r.exc_info]
     assert [r.exc_info[0] for r in logged] == [ZeroDivisionError, IndexError]
     assert "loop goes on" in logged[0].getMessage()
+    assert caplog.text.count("Traceback (most recent call last)") == 2 and "ZeroDivisionError" in caplog.text
 
 
 def test_run_from_a_callback_is_refused(caplog):
