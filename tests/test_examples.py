@@ -102,3 +102,30 @@ def test_consumer_lists_the_shards_again_when_one_closes(kinesalite):
         consumer.kill()
     assert consumer.returncode == 0, err
     assert len(read_values(out)) == 3
+
+
+def aws_settings(server, stream):
+    """AWS settings as a user would export them, with the SDKs' endpoint variable pointing at `server`."""
+    return dict(NO_AWS, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_REGION=server.region,
+                AWS_ENDPOINT_URL_KINESIS=server.endpoint, AWS_KINESIS_STREAM_NAME=stream)
+
+
+def test_producer_with_aws_settings_uses_the_existing_stream(moto_server, stream):
+    done = subprocess.run(example("DataProducer.agent.py", "--count", "3"), capture_output=True, text=True,
+                          timeout=60, env=aws_settings(moto_server, stream))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Using AWS: stream %s in us-east-1\n" % stream)
+    kinesis = boto_kinesis(moto_server)
+    it = kinesis.get_shard_iterator(StreamName=stream, ShardId="shardId-000000000000",
+                                    ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    stored = [json.loads(r["Data"]) for r in kinesis.get_records(ShardIterator=it)["Records"]]
+    assert stored == [{"value": 1, "origin": "putRecord"}, {"value": 2, "origin": "putRecords"},
+                      {"value": 3, "origin": "putRecords"}]
+
+
+def test_producer_with_aws_settings_never_creates_a_stream(moto_server):
+    done = subprocess.run(example("DataProducer.agent.py", "--count", "1"), capture_output=True, text=True,
+                          timeout=60, env=aws_settings(moto_server, "never-created"))
+    assert done.returncode == 1
+    assert "Data writing failed" in done.stderr and "ResourceNotFoundException" in done.stderr
+    assert done.stdout.rstrip().endswith("Wrote 1 records, 1 failed")
