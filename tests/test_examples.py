@@ -1,4 +1,5 @@
-"""The two examples, run as a new user runs them: alone on the embedded server, and together on one server."""
+"""The two examples, run as a new user runs them: alone on the embedded server, together on one server,
+with AWS settings in the environment, and through a reshard (the consumer lists the shards again)."""
 
 import json
 import os
