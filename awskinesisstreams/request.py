@@ -20,6 +20,7 @@ import requests
 
 from .enums import AWS_KINESIS_STREAMS_ERROR
 from .error import Error
+from .retry import Attempts, Retry
 
 logger = logging.getLogger("awskinesisstreams")
 
@@ -147,7 +148,8 @@ class AwsJsonClient:
 
     Each worker thread keeps its own keep-alive `requests.Session`. A failure raises Error:
     REQUEST_FAILED for a non-2xx status or no answer at all, UNEXPECTED_RESPONSE for a 2xx
-    that is not a JSON object or lacks a required field.
+    that is not a JSON object or lacks a required field. Throttles, 5xx and lost answers are
+    first retried as the `retry` policy says (see retry.py).
     """
 
     def __init__(
@@ -159,8 +161,10 @@ class AwsJsonClient:
         json_version: str,
         credentials: Credentials,
         timeout: Timeout = Timeout(),
+        retry: Retry = Retry(),
     ) -> None:
         self.endpoint = endpoint
+        self.retry = retry
         self._url = endpoint + "/"
         self._host = _canonical_host(endpoint)
         self._target_prefix = target_prefix
@@ -181,9 +185,24 @@ class AwsJsonClient:
             self._local.session = session
         return session
 
-    def call(self, action: str, body: bytes, required: Iterable[str] = ()) -> Dict[str, Any]:
-        """POST `body` (JSON bytes) as `action`, and return the decoded answer."""
-        status, content = self._post(action, body)
+    def call(
+        self, action: str, body: bytes, required: Iterable[str] = (), attempts: Optional[Attempts] = None
+    ) -> Dict[str, Any]:
+        """POST `body` (JSON bytes) as `action`, retrying what may pass next time, and return the decoded answer.
+
+        `attempts` shares one call's retry count and time budget over several requests
+        (PutRecords resending its failed records); by default each call starts afresh.
+        """
+        attempts = attempts or self.retry.start()
+        while True:
+            try:
+                return self._answer(action, *self._post(action, body), required)
+            except Error as error:
+                if not attempts.again(action, error):
+                    raise
+
+    def _answer(self, action: str, status: int, content: bytes, required: Iterable[str]) -> Dict[str, Any]:
+        """The decoded answer of a 2xx, or the Error its status or body means."""
         if not 200 <= status < 300:
             decoded = _decode(content)
             raise Error(
