@@ -62,7 +62,8 @@ class Retry:
     """At most `total` retries of a call, each after a sleep of `uniform(0, min(cap, backoff * 2**n))`.
 
     No retry starts once `budget` seconds have passed since the call began. `Retry(0)` turns
-    retries off. `random` and `sleep` may be replaced to make the policy deterministic in tests.
+    retries off. `random`, `sleep` and `clock` may be replaced to make the policy deterministic
+    in tests.
     """
 
     total: int = DEFAULT_RETRIES
@@ -71,6 +72,7 @@ class Retry:
     budget: float = 30.0
     random: Callable[[], float] = field(default=unit_random, repr=False, compare=False)
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.total, bool) or not isinstance(self.total, int) or self.total < 0:
@@ -109,7 +111,7 @@ class Attempts:
     def __init__(self, policy: Retry) -> None:
         self.policy = policy
         self.retries = 0
-        self._started = time.monotonic()
+        self._started = policy.clock()
 
     def wait(self, action: str, reason: object) -> bool:
         """Sleep before the next attempt and return True, or return False if no retry is left.
@@ -120,7 +122,7 @@ class Attempts:
         if self.retries >= policy.total:
             return False
         delay = policy.delay(self.retries + 1)
-        if time.monotonic() - self._started + delay > policy.budget:
+        if policy.clock() - self._started + delay > policy.budget:
             logger.debug("%s: no retry, the %.1f s budget would run out (%s)", action, policy.budget, reason)
             return False
         self.retries += 1

@@ -101,7 +101,7 @@ class Proxy:
         if tls is not None:
             self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self.endpoint = "%s://127.0.0.1:%d" % ("https" if tls else "http", self._server.server_address[1])
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
     def _handler(self) -> type:
         proxy = self
