@@ -10,6 +10,9 @@ through `on_answer` if given.
 connection, answers too late, cuts the body short, answers 5xx or a throttle, and fails
 records inside a 200 PutRecords answer (without writing them, as AWS does). `tls` (an
 ssl.SSLContext) serves HTTPS instead of HTTP.
+
+Writes are forwarded one at a time: moto's shard write is not safe for concurrency (two
+PutRecord at once can get the same sequence number, and one record is lost), AWS's is.
 """
 
 import http.client
@@ -95,6 +98,7 @@ class Proxy:
         self.injected: "Counter[str]" = Counter()
         self.calls: List[Call] = []
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
         self._random = random.Random(faults.seed if faults else 0)
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -200,6 +204,12 @@ class Proxy:
         return 200, json.dumps(answer).encode()
 
     def _forward(self, handler: http.server.BaseHTTPRequestHandler, raw: bytes) -> "tuple[int, bytes]":
+        if handler.headers.get("X-Amz-Target", "").endswith((".PutRecord", ".PutRecords")):
+            with self._write_lock:
+                return self._send(handler, raw)
+        return self._send(handler, raw)
+
+    def _send(self, handler: http.server.BaseHTTPRequestHandler, raw: bytes) -> "tuple[int, bytes]":
         connection = http.client.HTTPConnection(self.upstream.hostname, self.upstream.port, timeout=30)
         try:
             headers = {k: v for k, v in handler.headers.items() if k.lower() not in ("connection", "content-length")}
