@@ -7,8 +7,8 @@ of one call, which the signed client (and PutRecords, for the records that faile
 
 Retried: throttling (ProvisionedThroughputExceededException, LimitExceededException,
 KMSThrottlingException and the like), HTTP 500/502/503/504, and no answer at all
-(connection refused or reset, a read timeout, a body cut short; a failed TLS handshake too,
-which the client cannot tell from a reset). Never retried: any other
+(connection refused or reset, a read timeout, a body cut short; a failed TLS handshake is
+retried too: it costs a few short sleeps before the same error is reported). Never retried: any other
 4xx (validation, missing stream, access denied, expired iterator), a 2xx the library cannot
 read, and LIBRARY_ERROR.
 
