@@ -5,7 +5,6 @@ import json
 import logging
 
 import pytest
-from conftest import new_stream
 
 from awskinesisstreams import AWS_KINESIS_STREAMS_ERROR as ERR, AWSKinesisStreams
 from awskinesisstreams.local import free_port
