@@ -208,3 +208,12 @@ def test_put_records_whole_request_throttled_is_retried(moto_server, stream):
         err, failed, results = put_batch(proxy.endpoint, stream, quiet(3)[0], 3)
     assert err is None and failed == 0 and len(results) == 3 and len(sent_keys(proxy)) == 3
     assert json.loads(proxy.calls[-1].raw)["StreamName"] == stream
+
+
+def test_default_policy_retries_three_times(moto_server, stream):
+    throttle = aws_error(400, "ProvisionedThroughputExceededException", "Rate exceeded")
+    for failures, succeeds in ((3, True), (4, False)):
+        with Proxy(moto_server.endpoint, rule=failing_first(failures, throttle)) as proxy:
+            p = AWSKinesisStreams.Producer("us-east-1", "k", "s", stream, endpoint=proxy.endpoint)
+            err, _ = p.putRecord(Record(1, "k")).result(10)
+        assert (err is None) == succeeds and proxy.actions() == ["PutRecord"] * 4
