@@ -26,6 +26,7 @@ from typing import Callable
 
 from .enums import AWS_KINESIS_STREAMS_ERROR
 from .error import Error, library_error
+from .record import _describe
 
 logger = logging.getLogger("awskinesisstreams")
 
@@ -85,7 +86,7 @@ class Retry:
 
     def delay(self, retry: int) -> float:
         """The sleep before retry number `retry` (1 for the first): full jitter under the capped exponential."""
-        return self.random() * min(self.cap, self.backoff * 2 ** (retry - 1))
+        return self.random() * min(self.cap, self.backoff * 2.0 ** min(retry - 1, 64))  # 2**64: far past any cap
 
     def start(self) -> "Attempts":
         """The retry state of one new call."""
@@ -103,7 +104,7 @@ class Retry:
             return value
         if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
             return cls(value)
-        raise library_error("retries must be an integer >= 0 or an AWSKinesisStreams.Retry, got %r" % (value,))
+        raise library_error("retries must be an integer >= 0 or an AWSKinesisStreams.Retry, got %s" % _describe(value))
 
 
 class Attempts:

@@ -26,6 +26,7 @@ def test_backoff_is_capped_exponential_with_full_jitter():
     half = Retry(3, backoff=0.1, cap=1.0, random=lambda: 0.5)
     assert half.delay(3) == pytest.approx(0.2)
     assert Retry(3, random=lambda: 0.0).delay(3) == 0.0
+    assert Retry(5000, cap=3.0, random=lambda: 1.0).delay(4000) == 3.0  # no overflow however many retries
 
 
 def test_attempts_stop_at_the_count_and_at_the_budget():
