@@ -54,7 +54,7 @@ def aws_error(status: int, kind: str, message: str) -> Reply:
     return Reply(status, {"__type": kind, "message": message})
 
 
-CALL_FAULTS = ("drop", "delay", "truncate", "server_error", "throttle")
+CALL_FAULTS = ("drop", "delay", "truncate", "garble", "server_error", "throttle")
 
 
 @dataclass(frozen=True)
@@ -63,8 +63,9 @@ class Faults:
 
     Per call (at most one): `drop` forwards, then closes without answering; `delay` forwards,
     then answers after `delay_seconds`; `truncate` forwards, then sends half the body and
-    closes; `server_error` answers 500/502/503/504 and `throttle` a 400
-    ProvisionedThroughputExceededException, both without forwarding. Per record of a
+    closes; `garble` forwards, then answers with a body that is not JSON; `server_error`
+    answers 500/502/503/504 and `throttle` a 400 ProvisionedThroughputExceededException,
+    both without forwarding. Per record of a
     forwarded PutRecords: `fail_records` answers it as throttled inside the 200, unwritten.
     Only `actions` are touched (all if empty).
     """
@@ -72,6 +73,7 @@ class Faults:
     drop: float = 0.0
     delay: float = 0.0
     truncate: float = 0.0
+    garble: float = 0.0
     server_error: float = 0.0
     throttle: float = 0.0
     fail_records: float = 0.0
@@ -149,6 +151,8 @@ class Proxy:
                     return
                 if fault == "delay":
                     time.sleep(proxy.faults.delay_seconds)  # type: ignore[union-attr]
+                if fault == "garble":
+                    payload = b"<html>\x00garbled" + payload[:10]
                 self.send_response(status)
                 self.send_header("Content-Type", "application/x-amz-json-1.1")
                 self.send_header("Content-Length", str(len(payload)))
