@@ -197,6 +197,14 @@ class AwsJsonClient:
         while True:
             try:
                 return self._answer(action, *self._post(action, body), required)
+            except requests.RequestException as exc:
+                error = Error(
+                    AWS_KINESIS_STREAMS_ERROR.REQUEST_FAILED,
+                    "%s got no response from %s: %s" % (action, self.endpoint, _reason(exc)),
+                )
+                # a certificate that cannot be verified fails the same way every time
+                if isinstance(exc, requests.exceptions.SSLError) or not attempts.wait(action, error):
+                    raise error from None
             except Error as error:
                 if not attempts.again(action, error):
                     raise
@@ -230,6 +238,7 @@ class AwsJsonClient:
         return answer
 
     def _post(self, action: str, body: bytes) -> Tuple[int, bytes]:
+        """Sign and POST `body`: the status and body of the answer (requests' exceptions pass through)."""
         headers = self._signer.sign(
             self._host,
             {"Content-Type": self._content_type, "X-Amz-Target": self._target_prefix + "." + action},
@@ -239,14 +248,8 @@ class AwsJsonClient:
         if debug:
             logger.debug("-> %s %s (%d bytes)", action, self.endpoint, len(body))
             started = time.perf_counter()
-        try:
-            response = self._session().post(self._url, data=body, headers=headers, timeout=self._timeout)
-            content = response.content
-        except requests.RequestException as exc:
-            raise Error(
-                AWS_KINESIS_STREAMS_ERROR.REQUEST_FAILED,
-                "%s got no response from %s: %s" % (action, self.endpoint, _reason(exc)),
-            ) from None
+        response = self._session().post(self._url, data=body, headers=headers, timeout=self._timeout)
+        content = response.content
         if debug:
             logger.debug(
                 "<- %s HTTP %d (%d bytes, %.1f ms)",

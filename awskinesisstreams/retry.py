@@ -7,10 +7,10 @@ of one call, which the signed client (and PutRecords, for the records that faile
 
 Retried: throttling (ProvisionedThroughputExceededException, LimitExceededException,
 KMSThrottlingException and the like), HTTP 500/502/503/504, and no answer at all
-(connection refused or reset, a read timeout, a body cut short; a failed TLS handshake is
-retried too: it costs a few short sleeps before the same error is reported). Never retried: any other
+(connection refused or reset, a read timeout, a body cut short). Never retried: any other
 4xx (validation, missing stream, access denied, expired iterator), a 2xx the library cannot
-read, and LIBRARY_ERROR.
+read, a TLS failure (an unverifiable certificate fails the same way every time), and
+LIBRARY_ERROR.
 
 A retried PutRecord/PutRecords whose first attempt timed out or lost its answer may have been
 written already, so the record can be in the stream twice: Kinesis is at-least-once, and the

@@ -101,9 +101,12 @@ def test_tls_is_verified_by_default_and_requests_ca_bundle_is_honoured(moto_serv
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
     with Proxy(moto_server.endpoint, tls=context) as proxy:
         assert proxy.endpoint.startswith("https://")
-        untrusted = AWSKinesisStreams.Producer("us-east-1", "k", "s", stream, endpoint=proxy.endpoint, retries=0)
+        sleeps = []
+        policy = AWSKinesisStreams.Retry(sleep=sleeps.append)
+        untrusted = AWSKinesisStreams.Producer("us-east-1", "k", "s", stream, endpoint=proxy.endpoint, retries=policy)
         err, _ = untrusted.putRecord(Record(1, "k")).result(10)
         assert err.type == ERR.REQUEST_FAILED and err.httpStatus is None and "TLS failure" in err.details
+        assert sleeps == []  # not retried: it would fail the same way
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", cert)
         trusted = AWSKinesisStreams.Producer("us-east-1", "k", "s", stream, endpoint=proxy.endpoint, retries=0)
         err, result = trusted.putRecord(Record(1, "k")).result(10)
