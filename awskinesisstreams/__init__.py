@@ -20,6 +20,7 @@ from .producer import Producer
 from .put_record_result import PutRecordResult
 from .record import Record
 from .request import Timeout
+from .retry import Retry
 from .streams import AWSKinesisStreams
 
 __version__ = "0.1.0"
@@ -31,6 +32,7 @@ AWSKinesisStreams.Record = Record  # type: ignore[attr-defined]
 AWSKinesisStreams.Error = Error  # type: ignore[attr-defined]
 AWSKinesisStreams.PutRecordResult = PutRecordResult  # type: ignore[attr-defined]
 AWSKinesisStreams.Timeout = Timeout  # type: ignore[attr-defined]
+AWSKinesisStreams.Retry = Retry  # type: ignore[attr-defined]
 
 __all__ = [
     "AWSKinesisStreams",

@@ -1,12 +1,13 @@
 """AWSKinesisStreams.Consumer: reads the shards of one stream."""
 
 from concurrent.futures import Future
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Union
 
 from .error import library_error
 from .kinesis import Kinesis
 from .record import Record
 from .request import Timeout
+from .retry import Retry
 from .streams import AWSKinesisStreams, Outcome
 
 
@@ -27,9 +28,17 @@ class Consumer(AWSKinesisStreams):
         endpoint: Optional[str] = None,
         sessionToken: Optional[str] = None,
         timeout: Optional[Timeout] = None,
+        retries: Union[int, Retry, None] = None,
     ) -> None:
         super().__init__(
-            region, accessKeyId, secretAccessKey, streamName, endpoint=endpoint, sessionToken=sessionToken, timeout=timeout
+            region,
+            accessKeyId,
+            secretAccessKey,
+            streamName,
+            endpoint=endpoint,
+            sessionToken=sessionToken,
+            timeout=timeout,
+            retries=retries,
         )
         if isBlob is None:
             isBlob = False

@@ -22,6 +22,7 @@ from .error import Error, library_error
 from .put_record_result import PutRecordResult
 from .record import Record, _describe
 from .request import AwsJsonClient
+from .retry import RETRIED_RECORD_ERRORS, Attempts
 
 T = TypeVar("T")
 Send = Callable[[], T]
@@ -50,6 +51,13 @@ def _result(entry: Dict[str, Any]) -> PutRecordResult:
         entry.get("SequenceNumber"),
         _encryption(entry.get("EncryptionType")),
     )
+
+
+def _fail(results: List[PutRecordResult], pending: List[int], error: Error) -> None:
+    """Give each record still pending the error that ended its retries, as its own outcome."""
+    code = error.awsErrorType or error.type.name
+    for index in pending:
+        results[index] = PutRecordResult(code, error.details)
 
 
 def _record_json(record: Record) -> Tuple[str, int]:
@@ -104,7 +112,12 @@ class Kinesis:
         return send
 
     def put_records(self, records: object) -> Send[Tuple[int, List[PutRecordResult]]]:
-        """PutRecords of 1 to 500 Records, at most 5 MiB in all; answers one result per record, in order."""
+        """PutRecords of 1 to 500 Records, at most 5 MiB in all; answers one result per record, in order.
+
+        Records throttled or failed inside a 200 are sent again, alone and in their order, in
+        later requests within the client's retry policy; each result is its record's final
+        outcome. If such a later request fails outright, its records get that error as result.
+        """
         if not isinstance(records, (list, tuple)) or not records:
             raise library_error("records must be a non-empty list of AWSKinesisStreams.Record, got %s" % _describe(records))
         if len(records) > MAX_RECORDS_PER_PUT:
@@ -119,18 +132,39 @@ class Kinesis:
             size += record_size
         if size > MAX_PUT_BYTES:
             raise library_error("putRecords request of %d bytes is over the 5 MiB Kinesis limit" % size)
-        payload = ('{"Records":[%s}],"StreamName":%s}' % ("},".join(entries), self._stream_json)).encode("ascii")
         count = len(records)
 
         def send() -> Tuple[int, List[PutRecordResult]]:
-            answer = self.client.call("PutRecords", payload, ("Records",))
-            entries = answer["Records"]
-            if not isinstance(entries, list) or len(entries) != count:
-                raise _unexpected("PutRecords", "does not have one result per record", answer)
-            results = [_result(entry) for entry in entries]
+            results: List[PutRecordResult] = [PutRecordResult()] * count
+            pending = list(range(count))
+            attempts = self.client.retry.start()
+            first_round = True
+            while True:
+                try:
+                    answered = self._put_pending(entries, pending, attempts)
+                except Error as error:
+                    if first_round:
+                        raise
+                    _fail(results, pending, error)  # earlier rounds already wrote the others
+                    break
+                for index, entry in zip(pending, answered):
+                    results[index] = _result(entry)
+                retry = [index for index in pending if results[index].errorCode in RETRIED_RECORD_ERRORS]
+                if not retry or not attempts.wait("PutRecords", "%d of %d records failed" % (len(retry), len(pending))):
+                    break
+                pending, first_round = retry, False
             return sum(1 for result in results if result.errorCode is not None), results
 
         return send
+
+    def _put_pending(self, entries: List[str], pending: List[int], attempts: Attempts) -> List[Dict[str, Any]]:
+        """One PutRecords request of the entries at `pending`; its answer entries, one per record."""
+        payload = '{"Records":[%s}],"StreamName":%s}' % ("},".join(entries[index] for index in pending), self._stream_json)
+        answer = self.client.call("PutRecords", payload.encode("ascii"), ("Records",), attempts)
+        answered = answer["Records"]
+        if not isinstance(answered, list) or len(answered) != len(pending):
+            raise _unexpected("PutRecords", "does not have one result per record", answer)
+        return answered
 
     # -- reading --------------------------------------------------------------------
 

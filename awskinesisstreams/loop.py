@@ -122,6 +122,10 @@ class Loop:
                 timeout,
             )
 
+    def on_loop_thread(self) -> bool:
+        """Whether the caller runs on the loop thread (in a callback or timer)."""
+        return threading.current_thread() is self._thread
+
     def stop(self) -> None:
         """Release every `run()` now waiting."""
         with self._cond:

@@ -12,6 +12,9 @@ class Producer(AWSKinesisStreams):
     """Writes records to the stream named at construction.
 
     `Producer(region, accessKeyId, secretAccessKey, streamName, *, endpoint=None, sessionToken=None)`
+
+    Writes are retried as the instance's Retry policy says; a write whose answer was lost
+    may then be in the stream twice (at least once), yet every record gets one outcome.
     """
 
     def putRecord(

@@ -20,6 +20,7 @@ import requests
 
 from .enums import AWS_KINESIS_STREAMS_ERROR
 from .error import Error
+from .retry import Attempts, Retry
 
 logger = logging.getLogger("awskinesisstreams")
 
@@ -147,7 +148,8 @@ class AwsJsonClient:
 
     Each worker thread keeps its own keep-alive `requests.Session`. A failure raises Error:
     REQUEST_FAILED for a non-2xx status or no answer at all, UNEXPECTED_RESPONSE for a 2xx
-    that is not a JSON object or lacks a required field.
+    that is not a JSON object or lacks a required field. Throttles, 5xx and lost answers are
+    first retried as the `retry` policy says (see retry.py).
     """
 
     def __init__(
@@ -159,8 +161,10 @@ class AwsJsonClient:
         json_version: str,
         credentials: Credentials,
         timeout: Timeout = Timeout(),
+        retry: Retry = Retry(),
     ) -> None:
         self.endpoint = endpoint
+        self.retry = retry
         self._url = endpoint + "/"
         self._host = _canonical_host(endpoint)
         self._target_prefix = target_prefix
@@ -181,9 +185,32 @@ class AwsJsonClient:
             self._local.session = session
         return session
 
-    def call(self, action: str, body: bytes, required: Iterable[str] = ()) -> Dict[str, Any]:
-        """POST `body` (JSON bytes) as `action`, and return the decoded answer."""
-        status, content = self._post(action, body)
+    def call(
+        self, action: str, body: bytes, required: Iterable[str] = (), attempts: Optional[Attempts] = None
+    ) -> Dict[str, Any]:
+        """POST `body` (JSON bytes) as `action`, retrying what may pass next time, and return the decoded answer.
+
+        `attempts` shares one call's retry count and time budget over several requests
+        (PutRecords resending its failed records); by default each call starts afresh.
+        """
+        attempts = attempts or self.retry.start()
+        while True:
+            try:
+                return self._answer(action, *self._post(action, body), required)
+            except requests.RequestException as exc:
+                error = Error(
+                    AWS_KINESIS_STREAMS_ERROR.REQUEST_FAILED,
+                    "%s got no response from %s: %s" % (action, self.endpoint, _reason(exc)),
+                )
+                # a certificate that cannot be verified fails the same way every time
+                if isinstance(exc, requests.exceptions.SSLError) or not attempts.wait(action, error):
+                    raise error from None
+            except Error as error:
+                if not attempts.again(action, error):
+                    raise
+
+    def _answer(self, action: str, status: int, content: bytes, required: Iterable[str]) -> Dict[str, Any]:
+        """The decoded answer of a 2xx, or the Error its status or body means."""
         if not 200 <= status < 300:
             decoded = _decode(content)
             raise Error(
@@ -211,6 +238,7 @@ class AwsJsonClient:
         return answer
 
     def _post(self, action: str, body: bytes) -> Tuple[int, bytes]:
+        """Sign and POST `body`: the status and body of the answer (requests' exceptions pass through)."""
         headers = self._signer.sign(
             self._host,
             {"Content-Type": self._content_type, "X-Amz-Target": self._target_prefix + "." + action},
@@ -220,14 +248,8 @@ class AwsJsonClient:
         if debug:
             logger.debug("-> %s %s (%d bytes)", action, self.endpoint, len(body))
             started = time.perf_counter()
-        try:
-            response = self._session().post(self._url, data=body, headers=headers, timeout=self._timeout)
-            content = response.content
-        except requests.RequestException as exc:
-            raise Error(
-                AWS_KINESIS_STREAMS_ERROR.REQUEST_FAILED,
-                "%s got no response from %s: %s" % (action, self.endpoint, _reason(exc)),
-            ) from None
+        response = self._session().post(self._url, data=body, headers=headers, timeout=self._timeout)
+        content = response.content
         if debug:
             logger.debug(
                 "<- %s HTTP %d (%d bytes, %.1f ms)",

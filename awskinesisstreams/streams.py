@@ -7,13 +7,16 @@ and build now, send on the worker pool, deliver to the error-first callback on t
 
 import logging
 import sys
-from concurrent.futures import Future
-from typing import Any, Callable, Optional, Tuple, TypeVar
+import threading
+import time
+from concurrent.futures import Future, wait
+from typing import Any, Callable, Optional, Set, Tuple, TypeVar, Union
 
 from .error import Error, library_error
 from .kinesis import JSON_VERSION, TARGET_PREFIX, Kinesis
 from .loop import LOOP, Callback
 from .request import AwsJsonClient, Credentials, Timeout, resolve_endpoint
+from .retry import Retry
 
 logger = logging.getLogger("awskinesisstreams")
 if logger.level == logging.NOTSET:
@@ -32,7 +35,12 @@ def _set_debug(value: bool) -> None:
 
 
 class AWSKinesisStreams:
-    """The parent class of Producer and Consumer; also the namespace of the library's classes."""
+    """The parent class of Producer and Consumer; also the namespace of the library's classes.
+
+    Beyond Squirrel, both take `timeout=` (a Timeout) and `retries=` (a count, or a Retry
+    policy; 0 turns retries off), and are context managers whose exit waits, with `close()`,
+    for the instance's calls in flight.
+    """
 
     VERSION = ""  # set by the package
 
@@ -46,11 +54,15 @@ class AWSKinesisStreams:
         endpoint: Optional[str] = None,
         sessionToken: Optional[str] = None,
         timeout: Optional[Timeout] = None,
+        retries: Union[int, Retry, None] = None,
     ) -> None:
         self._region = region
         self._streamName = streamName
         self._init_error: Optional[Error] = None
         self._kinesis: Optional[Kinesis] = None
+        self._in_flight: Set["Future[Outcome]"] = set()
+        self._lock = threading.Lock()
+        self._closed = False
         wrong = [
             "%s must be a non-empty string" % name
             for name, value in (
@@ -67,6 +79,10 @@ class AWSKinesisStreams:
             wrong.append("endpoint must be an http:// or https:// URL")
         if timeout is not None and not isinstance(timeout, Timeout):
             wrong.append("timeout must be an AWSKinesisStreams.Timeout")
+        try:
+            retry = Retry.of(retries)
+        except Error as error:
+            wrong.append(error.details)
         if wrong:
             self._init_error = library_error("%s wrongly initialized: %s" % (type(self).__name__, "; ".join(wrong)))
             return
@@ -78,6 +94,7 @@ class AWSKinesisStreams:
             JSON_VERSION,
             Credentials(accessKeyId, secretAccessKey, sessionToken),
             timeout or Timeout(),
+            retry,
         )
         self._kinesis = Kinesis(client, streamName)
 
@@ -102,13 +119,15 @@ class AWSKinesisStreams:
         try:
             if self._init_error is not None:
                 raise self._init_error
+            if self._closed:
+                raise library_error("%s is closed" % type(self).__name__)
             if callback is not None and not callable(callback):
                 raise library_error("callback must be callable")
             assert self._kinesis is not None
             send = prepare(self._kinesis)
         except Error as error:
             logger.debug("%s: %s", name, error)
-            return LOOP.deliver((error,) + failure, None if not callable(callback) else callback)
+            return self._track(LOOP.deliver((error,) + failure, None if not callable(callback) else callback))
 
         def work() -> Outcome:
             try:
@@ -120,7 +139,43 @@ class AWSKinesisStreams:
                 logger.exception("%s: internal error", name)
                 return (library_error("%s: internal error: %s" % (name, type(exc).__name__)),) + failure
 
-        return LOOP.call(work, callback)
+        return self._track(LOOP.call(work, callback))
+
+    def _track(self, future: "Future[Outcome]") -> "Future[Outcome]":
+        """Count `future` among this instance's calls in flight until its callback has run (for close)."""
+        with self._lock:
+            self._in_flight.add(future)
+        future.add_done_callback(self._landed)
+        return future
+
+    def _landed(self, future: "Future[Outcome]") -> None:
+        with self._lock:
+            self._in_flight.discard(future)
+
+    def close(self, timeout: Optional[float] = None) -> bool:
+        """Refuse new calls (they get a LIBRARY_ERROR) and wait until this instance's calls have had their callbacks.
+
+        True when all did, False if `timeout` seconds passed first. Called from a callback it
+        cannot wait for the loop it runs on, so it only refuses new calls and answers False.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            self._closed = True
+        while True:
+            with self._lock:
+                in_flight = list(self._in_flight)
+            if not in_flight:
+                return True
+            left = None if deadline is None else deadline - time.monotonic()
+            if LOOP.on_loop_thread() or (left is not None and left <= 0):
+                return False
+            wait(in_flight, left)
+
+    def __enter__(self: T) -> T:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
     def __repr__(self) -> str:
         endpoint = self._kinesis.client.endpoint if self._kinesis else None
