@@ -20,7 +20,8 @@ def producer(endpoint=ENDPOINT):
 
 
 def consumer(endpoint=ENDPOINT):
-    return AWSKinesisStreams.Consumer("us-east-1", "id", "secret", "s", endpoint=endpoint)
+    """A consumer that makes each call once: these tests are about mapping one answer (retries: test_retry.py)."""
+    return AWSKinesisStreams.Consumer("us-east-1", "id", "secret", "s", endpoint=endpoint, retries=0)
 
 
 def answer(status, body, content_type="application/x-amz-json-1.1"):
@@ -120,6 +121,7 @@ def test_read_timeout_has_no_http_status():
             "us-east-1", "id", "secret", "s",
             endpoint="http://127.0.0.1:%d" % listener.getsockname()[1],
             timeout=AWSKinesisStreams.Timeout(connect=1, read=0.3),
+            retries=0,
         )
         err, shards = c.getShards(None).result(10)
     assert err.type == REQUEST_FAILED and err.httpStatus is None and "read timed out" in err.details

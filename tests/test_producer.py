@@ -115,7 +115,10 @@ def test_request_body_is_what_aws_documents(moto_server, stream):
 
 
 def test_failed_records_inside_a_200(moto_server, stream):
-    """AWS answers 200 with per-record errors when some records are throttled; moto never does."""
+    """AWS answers 200 with per-record errors when some records are throttled; moto never does.
+
+    With retries off the callback shows the first answer as is (resending them: test_retry.py).
+    """
 
     def fail_the_second(call, status, payload):
         answer = json.loads(payload)
@@ -124,7 +127,7 @@ def test_failed_records_inside_a_200(moto_server, stream):
         return json.dumps(answer).encode()
 
     with Proxy(moto_server.endpoint, on_answer=fail_the_second) as proxy:
-        p = AWSKinesisStreams.Producer("us-east-1", "k", "s", stream, endpoint=proxy.endpoint)
+        p = AWSKinesisStreams.Producer("us-east-1", "k", "s", stream, endpoint=proxy.endpoint, retries=0)
         calls = []
         err, failed, results = p.putRecords(
             [Record(i, "k") for i in range(3)], lambda *args: calls.append(args)
