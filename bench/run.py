@@ -1,0 +1,339 @@
+"""Benchmark: this library against boto3, side by side, on one local Kinesis in another process.
+
+    python bench/run.py            # the full run (about a minute on 2 cores)
+    python bench/run.py --quick    # fewer repetitions and a 200,000-record memory run
+
+Client CPU is this process's own CPU time (all its threads; the server runs in another
+process), so it does not depend on the server's speed. Each figure is the median of
+several repetitions. The user's side of each call is counted: building the Records for
+this library, building the request dicts for boto3.
+"""
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Dict, List, Tuple
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+
+import boto3  # noqa: E402
+from botocore.config import Config  # noqa: E402
+
+from awskinesisstreams import AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE as ITERATOR  # noqa: E402
+from awskinesisstreams import AWSKinesisStreams  # noqa: E402
+from awskinesisstreams.local import LocalKinesis  # noqa: E402
+
+Record = AWSKinesisStreams.Record
+BATCH = 500
+RECORD_BYTES = 100
+GET_BATCH = 1000
+IN_FLIGHT = 4
+PAYLOADS = [(b"%06d" % i) * (RECORD_BYTES // 6) + b"x" * (RECORD_BYTES % 6) for i in range(BATCH)]
+KEYS = ["key-%d" % i for i in range(BATCH)]
+
+
+class StubKinesis(LocalKinesis):
+    """bench/stub.py: answers PutRecords and stores nothing, for the million-record memory run."""
+
+    def command(self) -> List[str]:
+        return [sys.executable, os.path.join(HERE, "stub.py"), str(self.port)]
+
+
+def cpu_per(unit_count: int, run: Callable[[], None], repeats: int) -> float:
+    """Median client CPU seconds per unit over `repeats` runs of `run()` (each doing `unit_count` units)."""
+    samples = []
+    for _ in range(repeats):
+        started = time.process_time()
+        run()
+        samples.append((time.process_time() - started) / unit_count)
+    return statistics.median(samples)
+
+
+def rate(record_count: int, run: Callable[[], None], repeats: int) -> float:
+    """Median wall-clock records per second over `repeats` runs."""
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        run()
+        samples.append(record_count / (time.perf_counter() - started))
+    return statistics.median(samples)
+
+
+# -- this library ---------------------------------------------------------------------
+
+
+def library_side(server: LocalKinesis, put_stream: str):
+    producer = AWSKinesisStreams.Producer(
+        server.region, server.accessKeyId, server.secretAccessKey, put_stream, endpoint=server.endpoint
+    )
+
+    def put_records(batches: int) -> None:
+        for _ in range(batches):
+            records = [Record(data, key) for data, key in zip(PAYLOADS, KEYS)]
+            err, failed, _results = producer.putRecords(records).result()
+            assert err is None and failed == 0, err
+
+    def put_record(calls: int) -> None:
+        for i in range(calls):
+            err, result = producer.putRecord(Record(PAYLOADS[i % BATCH], KEYS[i % BATCH])).result()
+            assert err is None and result.sequenceNumber, err
+
+    def put_records_in_flight(batches: int) -> None:
+        pending: deque = deque()
+        for _ in range(batches):
+            if len(pending) == IN_FLIGHT:
+                assert pending.popleft().result()[0] is None
+            pending.append(producer.putRecords([Record(data, key) for data, key in zip(PAYLOADS, KEYS)]))
+        while pending:
+            assert pending.popleft().result()[0] is None
+
+    return put_records, put_record, put_records_in_flight
+
+
+def library_reader(server: LocalKinesis, stream: str, is_blob: bool) -> Callable[[int], None]:
+    consumer = AWSKinesisStreams.Consumer(
+        server.region, server.accessKeyId, server.secretAccessKey, stream, is_blob, endpoint=server.endpoint
+    )
+    err, shards = consumer.getShards(None).result()
+    err, iterator = consumer.getShardIterator(shards[0], ITERATOR.TRIM_HORIZON, None, None).result()
+    options = {"shardIterator": iterator, "limit": GET_BATCH}
+
+    def get_records(calls: int) -> None:
+        for _ in range(calls):
+            err, records, _millis, _next = consumer.getRecords(options, None).result()
+            assert err is None and len(records) == GET_BATCH, err
+
+    return get_records
+
+
+# -- boto3 ----------------------------------------------------------------------------
+
+
+def boto3_client(server: LocalKinesis):
+    return boto3.client(
+        "kinesis",
+        region_name=server.region,
+        aws_access_key_id=server.accessKeyId,
+        aws_secret_access_key=server.secretAccessKey,
+        endpoint_url=server.endpoint,
+        config=Config(max_pool_connections=IN_FLIGHT * 2, retries={"max_attempts": 0}),
+    )
+
+
+def boto3_side(server: LocalKinesis, put_stream: str):
+    client = boto3_client(server)
+
+    def put_batch() -> None:
+        records = [{"Data": data, "PartitionKey": key} for data, key in zip(PAYLOADS, KEYS)]
+        answer = client.put_records(Records=records, StreamName=put_stream)
+        assert answer["FailedRecordCount"] == 0
+
+    def put_records(batches: int) -> None:
+        for _ in range(batches):
+            put_batch()
+
+    def put_record(calls: int) -> None:
+        for i in range(calls):
+            answer = client.put_record(StreamName=put_stream, Data=PAYLOADS[i % BATCH], PartitionKey=KEYS[i % BATCH])
+            assert answer["SequenceNumber"]
+
+    def put_records_in_flight(batches: int) -> None:
+        with ThreadPoolExecutor(IN_FLIGHT) as pool:
+            for future in [pool.submit(put_batch) for _ in range(batches)]:
+                future.result()
+
+    return put_records, put_record, put_records_in_flight
+
+
+def boto3_reader(server: LocalKinesis, stream: str, is_blob: bool) -> Callable[[int], None]:
+    client = boto3_client(server)
+    shard = client.list_shards(StreamName=stream)["Shards"][0]["ShardId"]
+    iterator = client.get_shard_iterator(StreamName=stream, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+
+    def get_records(calls: int) -> None:
+        for _ in range(calls):
+            records = client.get_records(ShardIterator=iterator, Limit=GET_BATCH)["Records"]
+            if not is_blob:
+                values = [json.loads(record["Data"]) for record in records]
+                assert len(values) == GET_BATCH
+            assert len(records) == GET_BATCH
+
+    return get_records
+
+
+# -- the memory run -------------------------------------------------------------------
+
+
+def rss_mib() -> float:
+    """The resident set size of this process now, in MiB."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def memory_run(endpoint: str, total: int) -> Dict[str, float]:
+    """Put `total` records through putRecords (4 in flight); RSS and traced memory at 10% and at the end."""
+    producer = AWSKinesisStreams.Producer("us-east-1", "testing", "testing", "bench-memory", endpoint=endpoint)
+    tracemalloc.start()
+    pending: deque = deque()
+    marks = {}
+    sent = 0
+    while sent < total:
+        if len(pending) == IN_FLIGHT:
+            assert pending.popleft().result()[0] is None
+        pending.append(producer.putRecords([Record(data, key) for data, key in zip(PAYLOADS, KEYS)]))
+        sent += BATCH
+        if sent in (total // 10, total):
+            while pending:
+                assert pending.popleft().result()[0] is None
+            current, peak = tracemalloc.get_traced_memory()
+            marks[sent] = {"rss": rss_mib(), "traced": current / 2**20, "traced_peak": peak / 2**20}
+            tracemalloc.reset_peak()  # the next peak is that of the records sent after this mark
+    tracemalloc.stop()
+    return {"marks": marks, "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def memory_in_child(endpoint: str, total: int) -> Dict:
+    """The memory run in a fresh process, so nothing of the CPU benchmark (boto3, moto answers) is counted."""
+    out = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), "--memory-child", endpoint, "--memory-records", str(total)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return json.loads(out.stdout)
+
+
+# -- the report -----------------------------------------------------------------------
+
+
+def fill(server: LocalKinesis, stream: str, is_blob: bool) -> None:
+    """Put GET_BATCH records of about 100 bytes (JSON objects or raw bytes) into a one-shard stream."""
+    server.create_stream(stream, 1)
+    producer = AWSKinesisStreams.Producer(
+        server.region, server.accessKeyId, server.secretAccessKey, stream, endpoint=server.endpoint
+    )
+    for start in range(0, GET_BATCH, BATCH):
+        if is_blob:
+            records = [Record(PAYLOADS[i], KEYS[i]) for i in range(BATCH)]
+        else:
+            records = [Record({"n": start + i, "text": "x" * 80}, KEYS[i]) for i in range(BATCH)]
+        err, failed, _ = producer.putRecords(records).result()
+        assert err is None and failed == 0, err
+
+
+def table(rows: List[Tuple[str, str, float, float, bool]]) -> str:
+    """Rows of (what, unit, library, boto3, smaller_is_better) as a Markdown table with the ratio."""
+    lines = [
+        "| measure | awskinesisstreams | boto3 | ratio |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for what, unit, ours, theirs, smaller_better in rows:
+        ratio = theirs / ours if smaller_better else ours / theirs
+        lines.append("| %s | %s %s | %s %s | %.1fx |" % (what, _num(ours), unit, _num(theirs), unit, ratio))
+    return "\n".join(lines)
+
+
+def _num(value: float) -> str:
+    return "{:,.0f}".format(value) if value >= 1000 else "%.2f" % value if value < 10 else "%.1f" % value
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions, 200,000 records in the memory run")
+    parser.add_argument("--memory-records", type=int, default=None, help="records in the memory run (default 1,000,000)")
+    parser.add_argument("--memory-child", metavar="ENDPOINT", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child:
+        print(json.dumps(memory_run(args.memory_child, args.memory_records)))
+        return
+    repeats = 3 if args.quick else 5
+    memory_records = args.memory_records or (200_000 if args.quick else 1_000_000)
+    began = time.perf_counter()
+    rows = []
+    with LocalKinesis() as moto, StubKinesis() as stub:
+        moto.create_stream("bench-put", 4)
+        fill(moto, "bench-json", False)
+        fill(moto, "bench-blob", True)
+        ours = library_side(moto, "bench-put")
+        theirs = boto3_side(moto, "bench-put")
+        for side in (ours, theirs):  # warm up: connections, imports, caches
+            side[0](1)
+            side[1](5)
+        rows.append((
+            "putRecords, client CPU per record (500 x 100 B)",
+            "us",
+            cpu_per(4 * BATCH, lambda: ours[0](4), repeats) * 1e6,
+            cpu_per(4 * BATCH, lambda: theirs[0](4), repeats) * 1e6,
+            True,
+        ))
+        rows.append((
+            "putRecord, client CPU per call",
+            "ms",
+            cpu_per(100, lambda: ours[1](100), repeats) * 1e3,
+            cpu_per(100, lambda: theirs[1](100), repeats) * 1e3,
+            True,
+        ))
+        for stream, is_blob, label in (("bench-json", False, "JSON"), ("bench-blob", True, "blob")):
+            mine, boto = library_reader(moto, stream, is_blob), boto3_reader(moto, stream, is_blob)
+            mine(1)
+            boto(1)
+            rows.append((
+                "getRecords %s, client CPU per record (1000 a call)" % label,
+                "us",
+                cpu_per(2 * GET_BATCH, lambda: mine(2), repeats) * 1e6,
+                cpu_per(2 * GET_BATCH, lambda: boto(2), repeats) * 1e6,
+                True,
+            ))
+        rows.append((
+            "putRecords, %d in flight, wall clock (moto server)" % IN_FLIGHT,
+            "rec/s",
+            rate(12 * BATCH, lambda: ours[2](12), repeats),
+            rate(12 * BATCH, lambda: theirs[2](12), repeats),
+            False,
+        ))
+        ours_stub, theirs_stub = library_side(stub, "bench-stub"), boto3_side(stub, "bench-stub")
+        ours_stub[0](1)
+        theirs_stub[0](1)
+        rows.append((
+            "putRecords, %d in flight, wall clock (stub server)" % IN_FLIGHT,
+            "rec/s",
+            rate(40 * BATCH, lambda: ours_stub[2](40), repeats),
+            rate(40 * BATCH, lambda: theirs_stub[2](40), repeats),
+            False,
+        ))
+        memory = memory_in_child(stub.endpoint, memory_records)
+    print("awskinesisstreams vs boto3 %s, Python %s, %s, %d cores (nproc), median of %d runs" % (
+        boto3.__version__, platform.python_version(), platform.machine(), os.cpu_count() or 0, repeats))
+    print("server: moto %s in another process; the stub server (bench/stub.py) where said\n" % _moto_version())
+    print(table(rows))
+    marks = memory["marks"]
+    first, last = min(marks, key=int), max(marks, key=int)
+    print("\nmemory, %s records through putRecords (%d in flight, stub server, in a fresh process):" % (
+        "{:,}".format(int(last)), IN_FLIGHT))
+    for mark in (first, last):
+        m = marks[mark]
+        print("  after %9s records: RSS %6.1f MiB, traced %5.2f MiB (peak %5.2f MiB)" % (
+            "{:,}".format(int(mark)), m["rss"], m["traced"], m["traced_peak"]))
+    print("  peak RSS %.1f MiB" % memory["peak_rss"])
+    print("\nran in %.0f s" % (time.perf_counter() - began))
+
+
+def _moto_version() -> str:
+    import moto
+
+    return moto.__version__
+
+
+if __name__ == "__main__":
+    main()
