@@ -17,6 +17,7 @@ from typing import Any, Dict, Iterable, Optional, Tuple
 from urllib.parse import urlsplit
 
 import requests
+from requests.structures import CaseInsensitiveDict
 
 from .enums import AWS_KINESIS_STREAMS_ERROR
 from .error import Error
@@ -169,17 +170,31 @@ class AwsJsonClient:
         self._timeout = (timeout.connect, timeout.read)
         self._verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
         self._proxies = requests.utils.get_environ_proxies(self._url)
+        self._prepared_url = requests.Request("POST", self._url).prepare().url
+        self._default_headers = list(requests.utils.default_headers().items())
         self._local = threading.local()
 
-    def _session(self) -> requests.Session:
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            session.trust_env = False  # the environment was read once, in __init__
-            session.proxies.update(self._proxies)
-            session.verify = self._verify
-            self._local.session = session
-        return session
+    def _adapter(self) -> requests.adapters.HTTPAdapter:
+        """This worker thread's HTTP adapter: its own pool of keep-alive connections."""
+        adapter = getattr(self._local, "adapter", None)
+        if adapter is None:
+            adapter = self._local.adapter = requests.adapters.HTTPAdapter()
+        return adapter
+
+    def _prepare(self, headers: Dict[str, str], body: bytes) -> requests.PreparedRequest:
+        """The request a `requests.Session` would build, header for header, without its per-call merging.
+
+        The URL was prepared once; the headers are requests' defaults, then ours, then the
+        length, in the order a Session sends them.
+        """
+        prepared = requests.PreparedRequest()
+        prepared.method = "POST"
+        prepared.url = self._prepared_url
+        prepared.headers = CaseInsensitiveDict(self._default_headers)
+        prepared.headers.update(headers)
+        prepared.headers["Content-Length"] = str(len(body))
+        prepared.body = body
+        return prepared
 
     def call(self, action: str, body: bytes, required: Iterable[str] = ()) -> Dict[str, Any]:
         """POST `body` (JSON bytes) as `action`, and return the decoded answer."""
@@ -221,7 +236,9 @@ class AwsJsonClient:
             logger.debug("-> %s %s (%d bytes)", action, self.endpoint, len(body))
             started = time.perf_counter()
         try:
-            response = self._session().post(self._url, data=body, headers=headers, timeout=self._timeout)
+            response = self._adapter().send(
+                self._prepare(headers, body), timeout=self._timeout, verify=self._verify, proxies=self._proxies
+            )
             content = response.content
         except requests.RequestException as exc:
             raise Error(
