@@ -146,7 +146,9 @@ def _canonical_host(url: str) -> str:
 class AwsJsonClient:
     """Calls one AWS JSON-protocol service (Kinesis, DynamoDB): `call(action, body)` returns the answer as a dict.
 
-    Each worker thread keeps its own keep-alive `requests.Session`. A failure raises Error:
+    Each worker thread keeps its own `requests` HTTPAdapter (a pool of keep-alive connections) and
+    hands it the request a Session would build, without a Session's per-call merging of
+    settings, cookies and redirects, which cost more than the rest of a call. A failure raises Error:
     REQUEST_FAILED for a non-2xx status or no answer at all, UNEXPECTED_RESPONSE for a 2xx
     that is not a JSON object or lacks a required field.
     """

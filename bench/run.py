@@ -26,9 +26,6 @@ from typing import Callable, Dict, List, Tuple
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-import boto3  # noqa: E402
-from botocore.config import Config  # noqa: E402
-
 from awskinesisstreams import AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE as ITERATOR  # noqa: E402
 from awskinesisstreams import AWSKinesisStreams  # noqa: E402
 from awskinesisstreams.local import LocalKinesis  # noqa: E402
@@ -120,6 +117,9 @@ def library_reader(server: LocalKinesis, stream: str, is_blob: bool) -> Callable
 
 
 def boto3_client(server: LocalKinesis):
+    import boto3  # here, so the library's own process never imports it
+    from botocore.config import Config
+
     return boto3.client(
         "kinesis",
         region_name=server.region,
@@ -202,18 +202,6 @@ def memory_run(endpoint: str, total: int) -> Dict[str, float]:
     return {"marks": marks, "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def memory_in_child(endpoint: str, total: int) -> Dict:
-    """The memory run in a fresh process, so nothing of the CPU benchmark (boto3, moto answers) is counted."""
-    out = subprocess.run(
-        [sys.executable, os.path.abspath(__file__), "--memory-child", endpoint, "--memory-records", str(total)],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    return json.loads(out.stdout)
-
-
 # -- the report -----------------------------------------------------------------------
 
 
@@ -248,91 +236,95 @@ def _num(value: float) -> str:
     return "{:,.0f}".format(value) if value >= 1000 else "%.2f" % value if value < 10 else "%.1f" % value
 
 
+MEASURES = [
+    # key, label, unit, scale, smaller is better
+    ("put_records_cpu", "putRecords, client CPU per record (500 x 100 B)", "us", 1e6, True),
+    ("put_record_cpu", "putRecord, client CPU per call", "ms", 1e3, True),
+    ("put_record_cpu_keepalive", "putRecord, client CPU per call (stub server, keep-alive)", "ms", 1e3, True),
+    ("get_json_cpu", "getRecords JSON, client CPU per record (1000 a call)", "us", 1e6, True),
+    ("get_blob_cpu", "getRecords blob, client CPU per record (1000 a call)", "us", 1e6, True),
+    ("rate_moto", "putRecords, %d in flight, wall clock (moto server)" % IN_FLIGHT, "rec/s", 1, False),
+    ("rate_stub", "putRecords, %d in flight, wall clock (stub server)" % IN_FLIGHT, "rec/s", 1, False),
+]
+
+
+def measure(side: str, moto: LocalKinesis, stub: LocalKinesis, repeats: int) -> Dict[str, float]:
+    """Every figure of one client (`library` or `boto3`), in this process."""
+    writer, reader = (library_side, library_reader) if side == "library" else (boto3_side, boto3_reader)
+    put_records, put_record, in_flight = writer(moto, "bench-put")
+    _, put_record_stub, in_flight_stub = writer(stub, "bench-stub")
+    put_records(1)  # warm up: connections, imports, caches
+    put_record(5)
+    put_record_stub(5)
+    in_flight_stub(IN_FLIGHT)
+    figures = {
+        "put_records_cpu": cpu_per(4 * BATCH, lambda: put_records(4), repeats),
+        "put_record_cpu": cpu_per(100, lambda: put_record(100), repeats),
+        "put_record_cpu_keepalive": cpu_per(300, lambda: put_record_stub(300), repeats),
+    }
+    for stream, is_blob, key in (("bench-json", False, "get_json_cpu"), ("bench-blob", True, "get_blob_cpu")):
+        get_records = reader(moto, stream, is_blob)
+        get_records(1)
+        figures[key] = cpu_per(2 * GET_BATCH, lambda: get_records(2), repeats)
+    figures["rate_moto"] = rate(12 * BATCH, lambda: in_flight(12), repeats)
+    figures["rate_stub"] = rate(40 * BATCH, lambda: in_flight_stub(40), repeats)
+    return figures
+
+
+def child(*args: str) -> Dict:
+    """Run this script with `args` in a fresh process and return the JSON it prints."""
+    out = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), *args], check=True, capture_output=True, text=True, timeout=150
+    )
+    return json.loads(out.stdout)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions, 200,000 records in the memory run")
     parser.add_argument("--memory-records", type=int, default=None, help="records in the memory run (default 1,000,000)")
+    parser.add_argument("--side", choices=("library", "boto3"), help=argparse.SUPPRESS)
     parser.add_argument("--memory-child", metavar="ENDPOINT", help=argparse.SUPPRESS)
+    parser.add_argument("--ports", type=int, nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--repeats", type=int, default=None, help="repetitions of each measure (default 5, --quick 3)")
     args = parser.parse_args()
+    repeats = args.repeats or (3 if args.quick else 5)
     if args.memory_child:
         print(json.dumps(memory_run(args.memory_child, args.memory_records)))
         return
-    repeats = 3 if args.quick else 5
+    if args.side:
+        print(json.dumps(measure(args.side, LocalKinesis(args.ports[0]), StubKinesis(args.ports[1]), repeats)))
+        return
     memory_records = args.memory_records or (200_000 if args.quick else 1_000_000)
     began = time.perf_counter()
-    rows = []
     with LocalKinesis() as moto, StubKinesis() as stub:
         moto.create_stream("bench-put", 4)
         fill(moto, "bench-json", False)
         fill(moto, "bench-blob", True)
-        ours = library_side(moto, "bench-put")
-        theirs = boto3_side(moto, "bench-put")
-        for side in (ours, theirs):  # warm up: connections, imports, caches
-            side[0](1)
-            side[1](5)
-        rows.append((
-            "putRecords, client CPU per record (500 x 100 B)",
-            "us",
-            cpu_per(4 * BATCH, lambda: ours[0](4), repeats) * 1e6,
-            cpu_per(4 * BATCH, lambda: theirs[0](4), repeats) * 1e6,
-            True,
-        ))
-        rows.append((
-            "putRecord, client CPU per call",
-            "ms",
-            cpu_per(100, lambda: ours[1](100), repeats) * 1e3,
-            cpu_per(100, lambda: theirs[1](100), repeats) * 1e3,
-            True,
-        ))
-        for stream, is_blob, label in (("bench-json", False, "JSON"), ("bench-blob", True, "blob")):
-            mine, boto = library_reader(moto, stream, is_blob), boto3_reader(moto, stream, is_blob)
-            mine(1)
-            boto(1)
-            rows.append((
-                "getRecords %s, client CPU per record (1000 a call)" % label,
-                "us",
-                cpu_per(2 * GET_BATCH, lambda: mine(2), repeats) * 1e6,
-                cpu_per(2 * GET_BATCH, lambda: boto(2), repeats) * 1e6,
-                True,
-            ))
-        rows.append((
-            "putRecords, %d in flight, wall clock (moto server)" % IN_FLIGHT,
-            "rec/s",
-            rate(12 * BATCH, lambda: ours[2](12), repeats),
-            rate(12 * BATCH, lambda: theirs[2](12), repeats),
-            False,
-        ))
-        ours_stub, theirs_stub = library_side(stub, "bench-stub"), boto3_side(stub, "bench-stub")
-        ours_stub[0](1)
-        theirs_stub[0](1)
-        rows.append((
-            "putRecords, %d in flight, wall clock (stub server)" % IN_FLIGHT,
-            "rec/s",
-            rate(40 * BATCH, lambda: ours_stub[2](40), repeats),
-            rate(40 * BATCH, lambda: theirs_stub[2](40), repeats),
-            False,
-        ))
-        memory = memory_in_child(stub.endpoint, memory_records)
-    print("awskinesisstreams vs boto3 %s, Python %s, %s, %d cores (nproc), median of %d runs" % (
-        boto3.__version__, platform.python_version(), platform.machine(), os.cpu_count() or 0, repeats))
-    print("server: moto %s in another process; the stub server (bench/stub.py) where said\n" % _moto_version())
-    print(table(rows))
+        ports = ["--ports", str(moto.port), str(stub.port), "--repeats", str(repeats)]
+        # Each client in its own fresh process, so neither pays for the other's imports (and their garbage collection).
+        ours, theirs = child("--side", "library", *ports), child("--side", "boto3", *ports)
+        memory = child("--memory-child", stub.endpoint, "--memory-records", str(memory_records))
+    print("awskinesisstreams %s vs boto3 %s, Python %s, %s, %d cores (nproc), median of %d runs" % (
+        AWSKinesisStreams.VERSION, _version("boto3"), platform.python_version(), platform.machine(),
+        os.cpu_count() or 0, repeats))
+    print("server: moto %s in another process (it closes the connection after each answer);" % _version("moto"))
+    print("the stub server (bench/stub.py, keep-alive, stores nothing) where said\n")
+    print(table([(label, unit, ours[key] * scale, theirs[key] * scale, smaller) for key, label, unit, scale, smaller in MEASURES]))
     marks = memory["marks"]
     first, last = min(marks, key=int), max(marks, key=int)
-    print("\nmemory, %s records through putRecords (%d in flight, stub server, in a fresh process):" % (
+    print("\nmemory of this library, %s records through putRecords (%d in flight, stub server, fresh process):" % (
         "{:,}".format(int(last)), IN_FLIGHT))
     for mark in (first, last):
         m = marks[mark]
-        print("  after %9s records: RSS %6.1f MiB, traced %5.2f MiB (peak %5.2f MiB)" % (
+        print("  after %9s records: RSS %6.1f MiB, traced %5.2f MiB (peak since the last line %5.2f MiB)" % (
             "{:,}".format(int(mark)), m["rss"], m["traced"], m["traced_peak"]))
-    print("  peak RSS %.1f MiB" % memory["peak_rss"])
+    print("  peak RSS of the whole run %.1f MiB" % memory["peak_rss"])
     print("\nran in %.0f s" % (time.perf_counter() - began))
 
 
-def _moto_version() -> str:
-    import moto
-
-    return moto.__version__
+def _version(module: str) -> str:
+    return __import__(module).__version__
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
-"""A minimal Kinesis stand-in for the benchmark: answers PutRecords on 127.0.0.1 and stores nothing.
+"""A minimal Kinesis stand-in for the benchmark: answers PutRecord(s) on 127.0.0.1 and stores nothing.
 
-moto keeps every record in memory and spends milliseconds per call, which would dominate
-a million-record run; this server answers each PutRecords with one success per record.
+moto keeps every record in memory, spends milliseconds per call and closes the connection
+after each answer, which would dominate a million-record run; this server answers each
+PutRecords with one success per record, on a keep-alive connection as AWS does.
 Run as `python bench/stub.py PORT` (the benchmark starts it in its own process).
 """
 
@@ -24,10 +25,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        if self.headers.get("X-Amz-Target", "").endswith(".PutRecords"):
+        action = self.headers.get("X-Amz-Target", "").rpartition(".")[2]
+        if action == "PutRecords":
             status, payload = 200, answer(body.count(b'"PartitionKey"'))
+        elif action == "PutRecord":
+            status, payload = 200, ENTRY
         else:
-            status, payload = 400, b'{"__type":"UnknownOperationException","message":"the stub serves PutRecords only"}'
+            status, payload = 400, b'{"__type":"UnknownOperationException","message":"the stub serves PutRecord(s) only"}'
         self.send_response(status)
         self.send_header("Content-Type", "application/x-amz-json-1.1")
         self.send_header("Content-Length", str(len(payload)))
