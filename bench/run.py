@@ -196,10 +196,15 @@ def memory_run(endpoint: str, total: int) -> Dict[str, float]:
             while pending:
                 assert pending.popleft().result()[0] is None
             current, peak = tracemalloc.get_traced_memory()
-            marks[sent] = {"rss": rss_mib(), "traced": current / 2**20, "traced_peak": peak / 2**20}
+            marks[sent] = {
+                "rss": rss_mib(),
+                "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "traced": current / 2**20,
+                "traced_peak": peak / 2**20,
+            }
             tracemalloc.reset_peak()  # the next peak is that of the records sent after this mark
     tracemalloc.stop()
-    return {"marks": marks, "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {"marks": marks}
 
 
 # -- the report -----------------------------------------------------------------------
@@ -319,9 +324,8 @@ def main() -> None:
         "{:,}".format(int(last)), IN_FLIGHT))
     for mark in (first, last):
         m = marks[mark]
-        print("  after %9s records: RSS %6.1f MiB, traced %5.2f MiB (peak since the last line %5.2f MiB)" % (
-            "{:,}".format(int(mark)), m["rss"], m["traced"], m["traced_peak"]))
-    print("  peak RSS of the whole run %.1f MiB" % memory["peak_rss"])
+        print("  after %9s records: RSS %5.1f MiB (peak so far %5.1f MiB), traced %4.2f MiB (peak since the line above %4.2f MiB)" % (
+            "{:,}".format(int(mark)), m["rss"], m["peak_rss"], m["traced"], m["traced_peak"]))
     print("\nran in %.0f s" % (time.perf_counter() - began))
 
 
