@@ -25,6 +25,9 @@ from .error import Error
 logger = logging.getLogger("awskinesisstreams")
 
 ALGORITHM = "AWS4-HMAC-SHA256"
+# `Response.content` reads 10 KiB at a time; a GetRecords answer runs to megabytes, so read it in
+# larger pieces (through the same iter_content, with the same errors).
+READ_CHUNK = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -241,7 +244,7 @@ class AwsJsonClient:
             response = self._adapter().send(
                 self._prepare(headers, body), timeout=self._timeout, verify=self._verify, proxies=self._proxies
             )
-            content = response.content
+            content = b"".join(response.iter_content(READ_CHUNK))
         except requests.RequestException as exc:
             raise Error(
                 AWS_KINESIS_STREAMS_ERROR.REQUEST_FAILED,

@@ -4,22 +4,31 @@ import json
 import socket
 import threading
 
+import pytest
 import requests
 import responses
 from hypothesis import given, settings, strategies as st
 
 from awskinesisstreams import AWS_KINESIS_STREAMS_ERROR, AWSKinesisStreams
+from awskinesisstreams.error import Error
 from awskinesisstreams.kinesis import _json_value
-from awskinesisstreams.request import AwsJsonClient, Credentials
+from awskinesisstreams.request import READ_CHUNK, AwsJsonClient, Credentials
 
 ANSWER = b'{"SequenceNumber":"1","ShardId":"shardId-000000000000"}'
 
 
-class Recorder:
-    """A loopback HTTP server that keeps the raw bytes of every request and answers each with ANSWER."""
+def reply(body: bytes, length=None) -> bytes:
+    """An HTTP answer; a `length` beyond the body's makes it a body cut short."""
+    return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body) if length is None else length, body)
 
-    def __init__(self) -> None:
+
+class Recorder:
+    """A loopback HTTP server that keeps the raw bytes of every request and answers each with `answer`."""
+
+    def __init__(self, answer: bytes = reply(ANSWER), close: bool = False) -> None:
         self.requests = []
+        self._answer = answer
+        self._close = close
         self._sock = socket.create_server(("127.0.0.1", 0))
         self.endpoint = "http://127.0.0.1:%d" % self._sock.getsockname()[1]
         threading.Thread(target=self._accept, daemon=True).start()
@@ -41,7 +50,10 @@ class Recorder:
             if sep and length and len(body) >= int(length[0].split(b":")[1]):
                 self.requests.append(data)
                 data = b""
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(ANSWER), ANSWER))
+                conn.sendall(self._answer)
+                if self._close:
+                    conn.close()
+                    return
 
 
 def test_the_request_bytes_are_those_a_requests_session_sends():
@@ -61,6 +73,25 @@ def test_the_request_bytes_are_those_a_requests_session_sends():
     ours, session_sent = recorder.requests
     assert b"Authorization: AWS4-HMAC-SHA256 Credential=AK/20260102/us-east-1/kinesis/aws4_request" in ours
     assert ours == session_sent
+
+
+def _client(endpoint: str) -> AwsJsonClient:
+    return AwsJsonClient(endpoint, "us-east-1", "kinesis", "Kinesis_20131202", "1.1", Credentials("AK", "SK"))
+
+
+def test_an_answer_of_several_read_chunks_arrives_whole():
+    records = [{"Data": "eA==", "PartitionKey": "k", "SequenceNumber": str(n)} for n in range(40000)]
+    answer = json.dumps({"Records": records}).encode()
+    assert len(answer) > 2 * READ_CHUNK
+    assert _client(Recorder(reply(answer)).endpoint).call("GetRecords", b"{}") == {"Records": records}
+
+
+def test_an_answer_cut_short_is_a_request_failure():
+    recorder = Recorder(reply(b'{"ShardId":', length=100), close=True)
+    with pytest.raises(Error) as caught:
+        _client(recorder.endpoint).call("PutRecord", b"{}")
+    assert caught.value.type == AWS_KINESIS_STREAMS_ERROR.REQUEST_FAILED
+    assert "closed before the whole body arrived" in caught.value.details
 
 
 @responses.activate
