@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -180,28 +179,31 @@ def rss_mib() -> float:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def memory_run(endpoint: str, total: int) -> Dict[str, float]:
-    """Put `total` records through putRecords (4 in flight); RSS and traced memory at 10% and at the end."""
+def memory_run(endpoint: str, total: int) -> Dict[str, Dict[str, float]]:
+    """Put `total` records through putRecords (4 in flight); RSS and traced memory at 10% and at the end.
+
+    The peak RSS is sampled after every call (getrusage's maximum would include the parent
+    process's, inherited across fork and exec).
+    """
     producer = AWSKinesisStreams.Producer("us-east-1", "testing", "testing", "bench-memory", endpoint=endpoint)
     tracemalloc.start()
     pending: deque = deque()
     marks = {}
     sent = 0
+    peak_rss = rss_mib()
     while sent < total:
         if len(pending) == IN_FLIGHT:
             assert pending.popleft().result()[0] is None
+            peak_rss = max(peak_rss, rss_mib())
         pending.append(producer.putRecords([Record(data, key) for data, key in zip(PAYLOADS, KEYS)]))
         sent += BATCH
         if sent in (total // 10, total):
             while pending:
                 assert pending.popleft().result()[0] is None
             current, peak = tracemalloc.get_traced_memory()
-            marks[sent] = {
-                "rss": rss_mib(),
-                "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                "traced": current / 2**20,
-                "traced_peak": peak / 2**20,
-            }
+            rss = rss_mib()
+            peak_rss = max(peak_rss, rss)
+            marks[sent] = {"rss": rss, "peak_rss": peak_rss, "traced": current / 2**20, "traced_peak": peak / 2**20}
             tracemalloc.reset_peak()  # the next peak is that of the records sent after this mark
     tracemalloc.stop()
     return {"marks": marks}
