@@ -180,7 +180,7 @@ def rss_mib() -> float:
 
 
 def memory_run(endpoint: str, total: int) -> Dict[str, Dict[str, float]]:
-    """Put `total` records through putRecords (4 in flight); RSS and traced memory at 10% and at the end.
+    """Put `total` records through putRecords (4 in flight); RSS and traced memory at 10%, 50% and 100%.
 
     The peak RSS is sampled after every call (getrusage's maximum would include the parent
     process's, inherited across fork and exec).
@@ -197,7 +197,7 @@ def memory_run(endpoint: str, total: int) -> Dict[str, Dict[str, float]]:
             peak_rss = max(peak_rss, rss_mib())
         pending.append(producer.putRecords([Record(data, key) for data, key in zip(PAYLOADS, KEYS)]))
         sent += BATCH
-        if sent in (total // 10, total):
+        if sent in (total // 10, total // 2, total):
             while pending:
                 assert pending.popleft().result()[0] is None
             current, peak = tracemalloc.get_traced_memory()
@@ -321,10 +321,10 @@ def main() -> None:
     print("the stub server (bench/stub.py, keep-alive, stores nothing) where said\n")
     print(table([(label, unit, ours[key] * scale, theirs[key] * scale, smaller) for key, label, unit, scale, smaller in MEASURES]))
     marks = memory["marks"]
-    first, last = min(marks, key=int), max(marks, key=int)
+    last = max(marks, key=int)
     print("\nmemory of this library, %s records through putRecords (%d in flight, stub server, fresh process):" % (
         "{:,}".format(int(last)), IN_FLIGHT))
-    for mark in (first, last):
+    for mark in sorted(marks, key=int):
         m = marks[mark]
         print("  after %9s records: RSS %5.1f MiB (peak so far %5.1f MiB), traced %4.2f MiB (peak since the line above %4.2f MiB)" % (
             "{:,}".format(int(mark)), m["rss"], m["peak_rss"], m["traced"], m["traced_peak"]))
