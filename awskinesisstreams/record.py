@@ -87,7 +87,8 @@ class Record:
                 "partitionKey must be a string of 1 to %d characters, got %s"
                 % (MAX_PARTITION_KEY_CHARS, _describe(key))
             )
-        check_hash_key(self.explicitHashKey)
+        if self.explicitHashKey is not None:
+            check_hash_key(self.explicitHashKey)
         if self.prevSequenceNumber is not None and not _is_decimal(self.prevSequenceNumber):
             raise library_error(
                 "prevSequenceNumber must be a sequence number string, got %s"
@@ -100,11 +101,9 @@ class Record:
             encoded = bytes(data)
         else:
             encoded = self._encode_value(data)
-        if len(encoded) + len(key.encode("utf-8")) > MAX_RECORD_BYTES:
-            raise library_error(
-                "record of %d bytes (data and partition key) is over the 1 MiB Kinesis limit"
-                % (len(encoded) + len(key.encode("utf-8")))
-            )
+        size = len(encoded) + key_bytes(key)
+        if size > MAX_RECORD_BYTES:
+            raise library_error("record of %d bytes (data and partition key) is over the 1 MiB Kinesis limit" % size)
         return encoded
 
     def _encode_value(self, data: Any) -> bytes:
@@ -127,6 +126,11 @@ class Record:
             self.partitionKey,
             self.sequenceNumber,
         )
+
+
+def key_bytes(key: str) -> int:
+    """The length of a partition key in UTF-8 bytes, as Kinesis counts it (without encoding an ASCII key)."""
+    return len(key) if key.isascii() else len(key.encode("utf-8"))
 
 
 def check_hash_key(value: object) -> None:
