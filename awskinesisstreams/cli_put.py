@@ -74,8 +74,8 @@ def _key(line: bytes, args: argparse.Namespace) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def batches(lines: Iterable[bytes], args: argparse.Namespace, refused: List[Failure]) -> Iterator[List[Line]]:
-    """Group records into putRecords batches; lines that cannot be records go to `refused` with why."""
+def batches(lines: Iterable[bytes], args: argparse.Namespace, tally: "Tally") -> Iterator[List[Line]]:
+    """Group records into putRecords batches; lines that cannot be records are counted as failed, with why."""
     batch: List[Line] = []
     size = 0
     for line in lines:
@@ -83,7 +83,7 @@ def batches(lines: Iterable[bytes], args: argparse.Namespace, refused: List[Fail
             record = Record(line, _key(line, args))
             record_size = len(record.encode()) + len(record.partitionKey.encode("utf-8"))
         except (ValueError, Error) as exc:
-            refused.append((line, getattr(exc, "details", str(exc))))
+            tally.add(0, [(line, getattr(exc, "details", str(exc)))])
             continue
         if batch and (len(batch) == MAX_RECORDS_PER_PUT or size + record_size > MAX_PUT_BYTES):
             yield batch
@@ -94,24 +94,40 @@ def batches(lines: Iterable[bytes], args: argparse.Namespace, refused: List[Fail
         yield batch
 
 
-class Progress:
-    """A count of records on standard error: a live line on a terminal, else a line at most every second."""
+class Tally:
+    """What became of the lines: counts and reasons, the failed lines written to --failed as they come, and progress."""
 
-    def __init__(self) -> None:
+    def __init__(self, failed_path: Optional[str]) -> None:
+        try:
+            self.failed_file = open(failed_path, "wb") if failed_path else None
+        except OSError as exc:
+            raise UsageError("cannot write %s: %s" % (failed_path, exc.strerror)) from None
+        self.written = 0
+        self.reasons: Counter = Counter()
         self.live = sys.stderr.isatty()
-        self.last = 0.0
+        self.shown = 0.0
 
-    def show(self, written: int, failed: int) -> None:
+    @property
+    def failed(self) -> int:
+        return sum(self.reasons.values())
+
+    def add(self, written: int, lost: List[Failure]) -> None:
+        self.written += written
+        for line, reason in lost:
+            self.reasons[reason] += 1
+            if self.failed_file is not None:
+                self.failed_file.write(line + b"\n")
         now = time.monotonic()
-        if now - self.last < (0.1 if self.live else 1.0):
-            return
-        self.last = now
-        text = "put: %d written, %d failed" % (written, failed)
-        sys.stderr.write("\r\x1b[K" + text if self.live else text + "\n")
-        sys.stderr.flush()
+        if now - self.shown >= (0.1 if self.live else 1.0):
+            self.shown = now
+            text = "put: %d written, %d failed" % (self.written, self.failed)
+            sys.stderr.write("\r\x1b[K" + text if self.live else text + "\n")
+            sys.stderr.flush()
 
-    def end(self) -> None:
-        """Clear the live line: the summary follows."""
+    def close(self) -> None:
+        """Close the failed file and clear the live line: the summary follows."""
+        if self.failed_file is not None:
+            self.failed_file.close()
         if self.live:
             sys.stderr.write("\r\x1b[K")
             sys.stderr.flush()
@@ -127,42 +143,31 @@ def run(args: argparse.Namespace) -> int:
         source = sys.stdin.buffer if args.file in (None, "-") else open(args.file, "rb")
     except OSError as exc:
         raise UsageError("cannot read %s: %s" % (args.file, exc.strerror)) from None
-    try:
-        failed_file = open(args.failed, "wb") if args.failed else None
-    except OSError as exc:
-        raise UsageError("cannot write %s: %s" % (args.failed, exc.strerror)) from None
-    failures: List[Failure] = []
-    written = 0
-    progress = Progress()
+    tally = Tally(args.failed)
     started = time.monotonic()
     in_flight: Deque[Tuple[int, "Future[List[Failure]]"]] = deque()
 
     def settle(count: int, future: "Future[List[Failure]]") -> None:
-        nonlocal written
         lost = future.result()
-        written += count - len(lost)
-        failures.extend(lost)
-        progress.show(written, len(failures))
+        tally.add(count - len(lost), lost)
 
-    with source, ThreadPoolExecutor(args.parallel) as senders:
-        for batch in batches(_lines(source), args, failures):
-            in_flight.append((len(batch), senders.submit(send_with_retries, producer, batch)))
-            if len(in_flight) > 2 * args.parallel:
+    try:
+        with source, ThreadPoolExecutor(args.parallel) as senders:
+            for batch in batches(_lines(source), args, tally):
+                in_flight.append((len(batch), senders.submit(send_with_retries, producer, batch)))
+                if len(in_flight) > 2 * args.parallel:
+                    settle(*in_flight.popleft())
+            while in_flight:
                 settle(*in_flight.popleft())
-        while in_flight:
-            settle(*in_flight.popleft())
-    if failed_file is not None:
-        with failed_file:
-            failed_file.write(b"".join(line + b"\n" for line, _ in failures))
-    progress.end()
+    finally:
+        tally.close()
     seconds = time.monotonic() - started
     print(
         "put %d records into %s in %.1f s (%.0f records/s): %d written, %d failed"
-        % (written + len(failures), target.stream, seconds, written / seconds if seconds else 0, written, len(failures))
+        % (tally.written + tally.failed, target.stream, seconds, tally.written / max(seconds, 1e-6), tally.written, tally.failed)
     )
-    if failures:
-        reasons = Counter(reason for _, reason in failures)
-        print("failed: " + ", ".join("%d %s" % (n, reason) for reason, n in reasons.most_common()))
+    if tally.failed:
+        print("failed: " + ", ".join("%d %s" % (n, reason) for reason, n in tally.reasons.most_common()))
         print("the failed lines are in %s" % args.failed if args.failed else "give --failed FILE to keep the failed lines")
         return 1
     return 0

@@ -5,6 +5,8 @@ import base64
 import datetime
 import json
 import os
+import pathlib
+import pty
 import shutil
 import signal
 import socket
@@ -152,6 +154,24 @@ def test_put_retries_failed_records_and_keeps_those_that_never_get_in(env, moto_
     assert [len(call.body["Records"]) for call in puts] == [5, 3, 1, 1]  # four tries, each of only what failed before
     pull = run(env, "pull", stream, "-t", "TRIM_HORIZON", "--until-caught-up")
     assert sorted(json.loads(line)["data"] for line in pull.stdout.decode().splitlines()) == ["once-a", "once-b", "one", "two"]
+
+
+def test_progress_is_one_live_line_on_a_terminal(env, moto_server, tmp_path):
+    stream = new_stream(moto_server, 2)
+    assert run(env, "put", stream, input=b"".join(b"r%d\n" % i for i in range(300))).returncode == 0
+    for command in (["put", stream], ["pull", stream, "-t", "TRIM_HORIZON", "-o", str(tmp_path / "out"), "--until-caught-up"]):
+        leader, follower = pty.openpty()
+        done = subprocess.run(
+            [shutil.which("kinesis-streams", path=env["PATH"]), *command],
+            env=env, input=b"x\n", stdout=subprocess.PIPE, stderr=follower, timeout=60,
+        )
+        os.close(follower)
+        shown = os.read(leader, 65536).decode()
+        os.close(leader)
+        assert done.returncode == 0
+        updates = shown.split("\r\x1b[K")
+        assert len(updates) >= 2 and not any("\n" in update for update in updates[:-1]), shown
+    assert "pulled 301 records" in shown and "shardId-000000000000:" not in shown  # no kine lines on a terminal
 
 
 def test_pull_n_stops_after_n_records(env, moto_server):
@@ -308,7 +328,7 @@ def test_command_uses_profile_files_and_environment(env, moto_server):
     stream = new_stream(moto_server, 1)
     no_keys = {k: v for k, v in env.items() if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION")}
     assert_user_error(run(no_keys, "ls", stream), "no AWS credentials found")
-    write_profiles(__import__("pathlib").Path(no_keys["HOME"]))
+    write_profiles(pathlib.Path(no_keys["HOME"]))
     assert run(no_keys, "ls", stream).returncode == 0  # [default] of both files
     assert run(no_keys, "ls", stream, "--profile", "east").returncode == 0
     assert_user_error(run(no_keys, "ls", stream, "--profile", "west"), "does not exist at %s (region eu-west-1)" % moto_server.endpoint)
