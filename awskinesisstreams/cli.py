@@ -124,7 +124,7 @@ def run_local(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     common = Parser(add_help=False)
-    where = common.add_argument_group("where")
+    where = common.add_argument_group("where and as whom")
     where.add_argument("--endpoint", metavar="URL", help="Kinesis endpoint (default AWS_ENDPOINT_URL_KINESIS, else AWS's)")
     where.add_argument("--region", help="AWS region (default AWS_REGION, AWS_DEFAULT_REGION, ~/.aws/config)")
     where.add_argument("--profile", help="profile in ~/.aws/credentials and ~/.aws/config (default AWS_PROFILE)")
@@ -133,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     ls = commands.add_parser("ls", parents=[common], help="show a stream and its shards")
-    ls.add_argument("stream", help="the stream's name")
+    ls.add_argument("stream", metavar="STREAM", help="the stream's name")
     ls.add_argument("--json", action="store_true", help="print the stream and shards as JSON")
     ls.set_defaults(run=run_ls)
 

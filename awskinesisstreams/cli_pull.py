@@ -114,9 +114,17 @@ class Shard:
         self.behind: Optional[int] = None
         self.failures = 0
 
+    def close(self) -> None:
+        if self.own_file:
+            self.out.close()
+
 
 class Puller:
-    """Reads the chosen shards of a stream until a stop condition holds, writing each record once."""
+    """Reads the chosen shards of a stream until a stop condition holds.
+
+    Records are written before the checkpoint moves past them: after a crash, the next run
+    may write a batch again, never skip one.
+    """
 
     def __init__(self, target: Target, args: argparse.Namespace) -> None:
         self.args = args
@@ -198,6 +206,7 @@ class Puller:
         if next_options is None:
             self.checkpoint.finished.add(shard.id)
             del self.active[shard.id]
+            shard.close()
             self._progress("%s: closed, read to its end (%d records)" % (shard.id, shard.count))
             self._start_ready()
         else:
@@ -205,7 +214,8 @@ class Puller:
             if records:
                 self._progress("%s: %d records (%d in all), %d ms behind" % (shard.id, len(records), shard.count, behind))
             self._get_records(shard, BEHIND_PACE if records or behind else self.pace)
-        self.checkpoint.save()
+        if records or next_options is None:
+            self.checkpoint.save()
 
     def _failed(self, shard: Shard, error: Error, again: Callable[[], None]) -> None:
         """Try again after a pause (throttling, an expired iterator), up to MAX_FAILURES in a row."""
@@ -259,8 +269,7 @@ class Puller:
             if self.live:
                 sys.stderr.write("\n")
             for shard in list(self.waiting.values()) + list(self.active.values()):
-                if shard.own_file:
-                    shard.out.close()
+                shard.close()
         return self.total
 
     def _progress(self, line: str) -> None:
@@ -279,12 +288,12 @@ class Puller:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("stream", help="the stream's name")
+    parser.add_argument("stream", metavar="STREAM", help="the stream's name")
     parser.add_argument("-t", dest="type", choices=("LATEST", "TRIM_HORIZON", "AT_TIMESTAMP"), help="where to start (default LATEST; AT_TIMESTAMP if -d is given)")
     parser.add_argument("-d", dest="timestamp", type=parse_timestamp, metavar="TIME", help="for AT_TIMESTAMP: seconds or ms since the epoch, ISO 8601, or a time ago (1h10m)")
     parser.add_argument("-i", dest="shard", action="append", metavar="SHARD_ID", help="read only this shard (may be repeated; default every shard)")
     parser.add_argument("-o", dest="output", metavar="DIR", help="write one SHARD_ID.jsonl file per shard into DIR (default standard output)")
-    parser.add_argument("-z", dest="speed", choices=tuple(PACE), default="normal", help="pace of calls to a caught-up shard: 3, 2 or 1 s (default normal)")
+    parser.add_argument("-z", dest="speed", choices=tuple(PACE), default="normal", help="pause before asking a caught-up shard again: slow 3 s, normal 2 s, fast 1 s")
     parser.add_argument("-n", dest="count", type=positive, metavar="N", help="stop after N records")
     parser.add_argument("--until-caught-up", action="store_true", help="stop once every shard reports 0 ms behind")
     parser.add_argument("--checkpoint", metavar="FILE", help="resume after the sequence numbers saved in FILE, and save them there")

@@ -174,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("stream", help="the stream's name")
+    parser.add_argument("stream", metavar="STREAM", help="the stream's name")
     parser.add_argument("file", nargs="?", help="read lines from FILE (default, or -: standard input)")
     parser.add_argument("-k", dest="key", metavar="KEY", help="partition key of every record")
     parser.add_argument("--key-field", metavar="FIELD", help="partition key from this field of each line's JSON object")
