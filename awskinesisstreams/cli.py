@@ -103,7 +103,8 @@ def run_local(args: argparse.Namespace) -> int:
             create_stream(local.client(), name, args.shards)
         print("local Kinesis listening on %s" % local.endpoint)
         if args.streams:
-            print("streams: %s (%d shard%s each)" % (", ".join(args.streams), args.shards, "" if args.shards == 1 else "s"))
+            shards = "%d shard%s" % (args.shards, "" if args.shards == 1 else "s")
+            print("streams: %s (%s%s)" % (", ".join(args.streams), shards, " each" if len(args.streams) > 1 else ""))
         print("to use it from another shell:")
         print(
             "  export AWS_ENDPOINT_URL_KINESIS=%s AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_REGION=%s"

@@ -105,7 +105,7 @@ class Tally:
         self.written = 0
         self.reasons: Counter = Counter()
         self.live = sys.stderr.isatty()
-        self.shown = 0.0
+        self.shown = time.monotonic()
 
     @property
     def failed(self) -> int:
