@@ -22,6 +22,7 @@ from typing import IO, Any, Callable, Dict, List, Optional, Set, Tuple
 from .cli_target import Target, UsageError, positive
 from .enums import AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE as ITERATOR
 from .error import Error
+from .kinesis import MAX_GET_LIMIT
 from .record import Record
 
 PACE = {"fast": 1.0, "normal": 2.0, "slow": 3.0}  # seconds between calls to a caught-up shard, as kine
@@ -112,6 +113,7 @@ class Shard:
         self.options: Optional[Dict[str, Any]] = None
         self.count = 0
         self.behind: Optional[int] = None
+        self.caught_up = False
         self.failures = 0
 
     def close(self) -> None:
@@ -179,7 +181,7 @@ class Puller:
         if error is not None:
             self._failed(shard, error, lambda: self._get_iterator(shard))
             return
-        shard.options = {"shardIterator": iterator}
+        shard.options = {"shardIterator": iterator, "limit": MAX_GET_LIMIT}
         self._get_records(shard, 0)
 
     def _get_records(self, shard: Shard, delay: float) -> None:
@@ -194,6 +196,8 @@ class Puller:
                 self._failed(shard, error, lambda: self._get_records(shard, 0))
             return
         shard.failures = 0
+        shard.behind = behind
+        shard.caught_up = behind == 0 and len(records) < MAX_GET_LIMIT  # a full page may hide more, whatever it says
         if self.args.count is not None:
             records = records[: self.args.count - self.total]
         if records:
@@ -202,7 +206,6 @@ class Puller:
             shard.count += len(records)
             self.total += len(records)
             self.checkpoint.sequence[shard.id] = records[-1].sequenceNumber or ""
-        shard.behind = behind
         if next_options is None:
             self.checkpoint.finished.add(shard.id)
             del self.active[shard.id]
@@ -222,7 +225,7 @@ class Puller:
         shard.failures += 1
         if shard.failures >= MAX_FAILURES or error.awsErrorType in ("ResourceNotFoundException", "AccessDeniedException"):
             raise error
-        self._progress("%s: %s (trying again)" % (shard.id, error))
+        sys.stderr.write("%s%s: %s (trying again)\n" % ("\r\x1b[K" if self.live else "", shard.id, error))
         self._later(BEHIND_PACE * 2**shard.failures, again)
 
     def _later(self, delay: float, fn: Callable[[], None]) -> None:
@@ -246,7 +249,7 @@ class Puller:
         return bool(
             self.args.until_caught_up
             and not self.waiting
-            and all(shard.behind == 0 for shard in self.active.values())
+            and all(shard.caught_up for shard in self.active.values())
         )
 
     def run(self) -> int:
@@ -295,7 +298,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", dest="output", metavar="DIR", help="write one SHARD_ID.jsonl file per shard into DIR (default standard output)")
     parser.add_argument("-z", dest="speed", choices=tuple(PACE), default="normal", help="pause before asking a caught-up shard again: slow 3 s, normal 2 s, fast 1 s")
     parser.add_argument("-n", dest="count", type=positive, metavar="N", help="stop after N records")
-    parser.add_argument("--until-caught-up", action="store_true", help="stop once every shard reports 0 ms behind")
+    parser.add_argument("--until-caught-up", action="store_true", help="stop once every shard reports 0 ms behind (after a read that was not a full page)")
     parser.add_argument("--checkpoint", metavar="FILE", help="resume after the sequence numbers saved in FILE, and save them there")
 
 

@@ -16,7 +16,7 @@ import time
 
 import pytest
 from conftest import new_stream
-from proxy import Proxy, Reply
+from proxy import Proxy, Reply, aws_error
 
 from awskinesisstreams.cli_pull import parse_timestamp
 from awskinesisstreams.credentials import SettingsError, find_settings
@@ -172,6 +172,38 @@ def test_progress_is_one_live_line_on_a_terminal(env, moto_server, tmp_path):
         updates = shown.split("\r\x1b[K")
         assert len(updates) >= 2 and not any("\n" in update for update in updates[:-1]), shown
     assert "pulled 301 records" in shown and "shardId-000000000000:" not in shown  # no kine lines on a terminal
+
+
+def test_pull_rides_out_an_expired_iterator_and_throttling(env, moto_server):
+    """Behind a proxy that pages GetRecords by 10, expires the second iterator and throttles once, as AWS may."""
+    stream = new_stream(moto_server, 1)
+    for tens in range(3):  # moto counts ms behind from arrival times: let them differ
+        assert run(env, "put", stream, "-k", "k", input=b"".join(b"r%d\n" % i for i in range(tens * 10, tens * 10 + 10))).returncode == 0
+        time.sleep(0.05)
+    gets = []
+
+    def rule(call):
+        if call.action != "GetRecords":
+            return None
+        gets.append(call)
+        if len(gets) == 2:
+            return aws_error(400, "ExpiredIteratorException", "Iterator expired")
+        if len(gets) == 3:
+            return aws_error(400, "ProvisionedThroughputExceededException", "Rate exceeded for shard")
+        call.raw = json.dumps(dict(call.body, Limit=10)).encode()
+        return None
+
+    with Proxy(moto_server.endpoint, rule) as proxy:
+        pull = run(env, "pull", stream, "-t", "TRIM_HORIZON", "--until-caught-up", "--endpoint", proxy.endpoint)
+        iterators = [call.body for call in proxy.calls if call.action == "GetShardIterator"]
+    assert pull.returncode == 0, pull.stderr
+    records = [json.loads(line) for line in pull.stdout.decode().splitlines()]
+    assert [r["data"] for r in records] == ["r%d" % i for i in range(30)]
+    assert [i["ShardIteratorType"] for i in iterators] == ["TRIM_HORIZON", "AFTER_SEQUENCE_NUMBER"]
+    assert iterators[1]["StartingSequenceNumber"] == records[9]["sequenceNumber"]
+    warnings = pull.stderr.decode().splitlines()
+    assert "ExpiredIteratorException" in warnings[0] and "ProvisionedThroughputExceededException" in warnings[1]
+    assert all(line.startswith("shardId-000000000000: ") and line.endswith("(trying again)") for line in warnings[:2])
 
 
 def test_pull_n_stops_after_n_records(env, moto_server):
