@@ -1,4 +1,4 @@
-"""`kinesis-streams`: look into a stream (ls), read it to files (pull), write lines into it (put), or run one locally (local).
+"""`kinesis-streams`: look into a stream (ls), read it (pull), write lines into it (put), or run one locally (local).
 
 Every user mistake ends in one line on standard error and exit status 2; a failure of the
 service or the network in one line and status 1; Ctrl-C (or SIGTERM) in status 130.
@@ -69,13 +69,14 @@ def run_ls(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"stream": summary, "shards": shards}, indent=2))
         return 0
+    mode = summary.get("StreamModeDetails") or {}
     closed = sum(1 for shard in shards if shard["SequenceNumberRange"].get("EndingSequenceNumber"))
     encryption = summary.get("EncryptionType") or "NONE"
     if summary.get("KeyId"):
         encryption += " (key %s)" % summary["KeyId"]
     lines = [
         ["stream", "%s (%s)" % (summary.get("StreamName"), summary.get("StreamARN"))],
-        ["status", "%s, %s" % (summary.get("StreamStatus"), (summary.get("StreamModeDetails") or {}).get("StreamMode", "PROVISIONED"))],
+        ["status", "%s, %s" % (summary.get("StreamStatus"), mode.get("StreamMode", "PROVISIONED"))],
         ["created", _when(summary.get("StreamCreationTimestamp"))],
         ["retention", "%s hours" % summary.get("RetentionPeriodHours")],
         ["encryption", encryption],

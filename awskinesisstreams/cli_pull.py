@@ -138,7 +138,8 @@ class Puller:
         known = {d["ShardId"] for d in descriptions}
         unknown = [shard for shard in args.shard or () if shard not in known]
         if unknown:
-            raise UsageError("stream %r has no shard %s (it has %s)" % (target.stream, ", ".join(unknown), ", ".join(sorted(known))))
+            has = ", ".join(sorted(known))
+            raise UsageError("stream %r has no shard %s (it has %s)" % (target.stream, ", ".join(unknown), has))
         chosen = [d for d in descriptions if not args.shard or d["ShardId"] in args.shard]
         if args.output:
             os.makedirs(args.output, exist_ok=True)
@@ -188,7 +189,9 @@ class Puller:
         options = shard.options
         self._call(shard, delay, lambda: self.consumer.getRecords(options, None), self._got_records)
 
-    def _got_records(self, shard: Shard, error: Optional[Error], records: List[Record], behind: int, next_options: Any) -> None:
+    def _got_records(
+        self, shard: Shard, error: Optional[Error], records: List[Record], behind: int, next_options: Any
+    ) -> None:
         if error is not None:
             if error.awsErrorType == "ExpiredIteratorException":
                 self._failed(shard, error, lambda: self._get_iterator(shard))
@@ -291,15 +294,22 @@ class Puller:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("stream", metavar="STREAM", help="the stream's name")
-    parser.add_argument("-t", dest="type", choices=("LATEST", "TRIM_HORIZON", "AT_TIMESTAMP"), help="where to start (default LATEST; AT_TIMESTAMP if -d is given)")
-    parser.add_argument("-d", dest="timestamp", type=parse_timestamp, metavar="TIME", help="for AT_TIMESTAMP: seconds or ms since the epoch, ISO 8601, or a time ago (1h10m)")
-    parser.add_argument("-i", dest="shard", action="append", metavar="SHARD_ID", help="read only this shard (may be repeated; default every shard)")
-    parser.add_argument("-o", dest="output", metavar="DIR", help="write one SHARD_ID.jsonl file per shard into DIR (default standard output)")
-    parser.add_argument("-z", dest="speed", choices=tuple(PACE), default="normal", help="pause before asking a caught-up shard again: slow 3 s, normal 2 s, fast 1 s")
-    parser.add_argument("-n", dest="count", type=positive, metavar="N", help="stop after N records")
-    parser.add_argument("--until-caught-up", action="store_true", help="stop once every shard reports 0 ms behind (after a read that was not a full page)")
-    parser.add_argument("--checkpoint", metavar="FILE", help="resume after the sequence numbers saved in FILE, and save them there")
+    add = parser.add_argument
+    add("stream", metavar="STREAM", help="the stream's name")
+    add("-t", dest="type", choices=("LATEST", "TRIM_HORIZON", "AT_TIMESTAMP"),
+        help="where to start (default LATEST; AT_TIMESTAMP if -d is given)")
+    add("-d", dest="timestamp", type=parse_timestamp, metavar="TIME",
+        help="for AT_TIMESTAMP: seconds or ms since the epoch, ISO 8601, or a time ago (1h10m)")
+    add("-i", dest="shard", action="append", metavar="SHARD_ID",
+        help="read only this shard (may be repeated; default every shard)")
+    add("-o", dest="output", metavar="DIR",
+        help="write one SHARD_ID.jsonl file per shard into DIR (default standard output)")
+    add("-z", dest="speed", choices=tuple(PACE), default="normal",
+        help="pause before asking a caught-up shard again: slow 3 s, normal 2 s, fast 1 s")
+    add("-n", dest="count", type=positive, metavar="N", help="stop after N records")
+    add("--until-caught-up", action="store_true",
+        help="stop once every shard reports 0 ms behind (after a read that was not a full page)")
+    add("--checkpoint", metavar="FILE", help="resume after the sequence numbers saved in FILE, and save them there")
 
 
 def run(args: argparse.Namespace) -> int:

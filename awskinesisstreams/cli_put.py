@@ -1,9 +1,10 @@
 """`kinesis-streams put`: one record per input line, written with putRecords in batches of up to 500 records and 5 MiB.
 
 Batches go one at a time unless --parallel says more: moto's server (the embedded local
-Kinesis) numbers records racily, and loses some when two writes reach one shard at once. Records that fail are tried again a few times
-(`send_with_retries`, kept apart so it can later use the core's retry policy); those that
-still fail are counted, and written as their original lines to the --failed file.
+Kinesis) numbers records racily, and loses some when two writes reach one shard at once.
+Records that fail are tried again a few times (`send_with_retries`, kept apart so it can
+later use the core's retry policy); those that still fail are counted, and written as
+their original lines to the --failed file.
 """
 
 import argparse
@@ -24,7 +25,12 @@ from .record import Record
 
 ATTEMPTS = 4  # one try and three retries
 FIRST_DELAY = 0.1  # seconds, doubled after each failed attempt
-THROTTLES = {"ProvisionedThroughputExceededException", "LimitExceededException", "ThrottlingException", "KMSThrottlingException"}
+THROTTLES = {
+    "ProvisionedThroughputExceededException",
+    "LimitExceededException",
+    "ThrottlingException",
+    "KMSThrottlingException",
+}
 
 Line = Tuple[bytes, Record]  # the input line as read, and the record made from it
 Failure = Tuple[bytes, str]  # the input line, and why it was not written
@@ -32,7 +38,9 @@ Failure = Tuple[bytes, str]  # the input line, and why it was not written
 
 def _retryable(error: Error) -> bool:
     """A call worth repeating: no answer, a server error or throttling; not a refusal of the request itself."""
-    return error.awsErrorType in THROTTLES or (error.type is AWS_KINESIS_STREAMS_ERROR.REQUEST_FAILED and (error.httpStatus or 500) >= 500)
+    if error.awsErrorType in THROTTLES:
+        return True
+    return error.type is AWS_KINESIS_STREAMS_ERROR.REQUEST_FAILED and (error.httpStatus or 500) >= 500
 
 
 def send_with_retries(producer: Producer, batch: List[Line], attempts: int = ATTEMPTS) -> List[Failure]:
@@ -161,10 +169,11 @@ def run(args: argparse.Namespace) -> int:
                 settle(*in_flight.popleft())
     finally:
         tally.close()
-    seconds = time.monotonic() - started
+    seconds = max(time.monotonic() - started, 1e-6)
+    written, failed = tally.written, tally.failed
     print(
         "put %d records into %s in %.1f s (%.0f records/s): %d written, %d failed"
-        % (tally.written + tally.failed, target.stream, seconds, tally.written / max(seconds, 1e-6), tally.written, tally.failed)
+        % (written + failed, target.stream, seconds, written / seconds, written, failed)
     )
     if tally.failed:
         print("failed: " + ", ".join("%d %s" % (n, reason) for reason, n in tally.reasons.most_common()))
@@ -174,9 +183,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("stream", metavar="STREAM", help="the stream's name")
-    parser.add_argument("file", nargs="?", help="read lines from FILE (default, or -: standard input)")
-    parser.add_argument("-k", dest="key", metavar="KEY", help="partition key of every record")
-    parser.add_argument("--key-field", metavar="FIELD", help="partition key from this field of each line's JSON object")
-    parser.add_argument("--parallel", type=positive, default=1, metavar="N", help="batches in flight at once (default 1; more is faster on AWS, lossy on moto)")
-    parser.add_argument("--failed", metavar="FILE", help="write the lines that could not be put to FILE")
+    add = parser.add_argument
+    add("stream", metavar="STREAM", help="the stream's name")
+    add("file", nargs="?", help="read lines from FILE (default, or -: standard input)")
+    add("-k", dest="key", metavar="KEY", help="partition key of every record")
+    add("--key-field", metavar="FIELD", help="partition key from this field of each line's JSON object")
+    add("--parallel", type=positive, default=1, metavar="N",
+        help="batches in flight at once (default 1; more is faster on AWS, lossy on moto)")
+    add("--failed", metavar="FILE", help="write the lines that could not be put to FILE")

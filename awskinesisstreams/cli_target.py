@@ -51,10 +51,9 @@ class Target:
 
     def summary(self) -> Dict[str, Any]:
         """DescribeStreamSummary's StreamDescriptionSummary; also how commands find out the stream exists."""
+        key = "StreamDescriptionSummary"
         body = {"StreamName": self.stream}
-        return self._found(lambda: stream_admin(self.client(), "DescribeStreamSummary", body, ("StreamDescriptionSummary",)))[
-            "StreamDescriptionSummary"
-        ]
+        return self._found(lambda: stream_admin(self.client(), "DescribeStreamSummary", body, (key,)))[key]
 
     def shards(self) -> List[Dict[str, Any]]:
         """Every shard's full description (the mapping layer's paged ListShards)."""
@@ -67,7 +66,8 @@ class Target:
         except Error as error:
             if error.awsErrorType != "ResourceNotFoundException":
                 raise
-            raise UsageError("stream %r does not exist at %s (region %s)" % (self.stream, self.endpoint, self.region)) from None
+            where = "at %s (region %s)" % (self.endpoint, self.region)
+            raise UsageError("stream %r does not exist %s" % (self.stream, where)) from None
 
     def _keys(self) -> Dict[str, Any]:
         return {"endpoint": self.endpoint, "sessionToken": self.credentials.sessionToken}

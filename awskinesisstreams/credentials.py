@@ -37,15 +37,15 @@ def _shared_files(environ: Mapping[str, str]) -> Tuple[str, str]:
 
 
 def _profile_sections(profile: str, environ: Mapping[str, str]) -> Tuple[Mapping[str, str], Mapping[str, str]]:
-    """The profile's section in the credentials file (`[x]`) and in the config file (`[profile x]`, or `[default]`)."""
+    """The profile's section in the credentials file (`[x]`) and in the config file (`[profile x]`; `[default]` too)."""
     credentials_path, config_path = _shared_files(environ)
     credentials = _read(credentials_path)
     config = _read(config_path)
-    config_name = "default" if profile == "default" else "profile " + profile
+    config_names = ("default", "profile default") if profile == "default" else ("profile " + profile,)
     empty: Mapping[str, str] = {}
     return (
         credentials[profile] if credentials.has_section(profile) else empty,
-        config[config_name] if config.has_section(config_name) else empty,
+        next((config[name] for name in config_names if config.has_section(name)), empty),
     )
 
 

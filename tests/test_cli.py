@@ -347,6 +347,9 @@ def test_settings_are_found_as_the_aws_cli_finds_them(tmp_path, monkeypatch):
     other = tmp_path / "elsewhere"
     other.write_text("[default]\naws_access_key_id = moved\naws_secret_access_key = s\n")
     assert find_settings(environ={"AWS_SHARED_CREDENTIALS_FILE": str(other)})[0].accessKeyId == "moved"
+    other_config = tmp_path / "other-config"
+    other_config.write_text("[profile default]\nregion = sa-east-1\n")
+    assert find_settings(environ={"AWS_CONFIG_FILE": str(other_config)})[1] == "sa-east-1"
     with pytest.raises(SettingsError, match="no AWS region"):
         find_settings(environ={"AWS_CONFIG_FILE": str(other)})
     with pytest.raises(SettingsError, match="'nobody' is not in"):
