@@ -1,7 +1,8 @@
 """`kinesis-streams`: look into a stream (ls), read it (pull), write lines into it (put), or run one locally (local).
 
 Every user mistake ends in one line on standard error and exit status 2; a failure of the
-service or the network in one line and status 1; Ctrl-C (or SIGTERM) in status 130.
+service or the network in one line and status 1; Ctrl-C (or SIGTERM) in status 130, except
+for `local`, whose normal end that is (status 0).
 """
 
 import argparse
@@ -9,6 +10,7 @@ import datetime
 import json
 import os
 import signal
+import socket
 import sys
 import time
 from typing import Any, Dict, List, NoReturn, Optional, Sequence
@@ -94,12 +96,15 @@ def run_ls(args: argparse.Namespace) -> int:
 
 def run_local(args: argparse.Namespace) -> int:
     """Run the embedded local Kinesis with the named streams until interrupted."""
+    if args.port:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", args.port))
+            except OSError:
+                raise UsageError("port %d on 127.0.0.1 is taken" % args.port) from None
+    local = LocalKinesis(port=args.port)
     try:
-        local = LocalKinesis(port=args.port).start()
-    except RuntimeError as exc:
-        print("%s local: %s" % (PROG, exc), file=sys.stderr)
-        return 1
-    try:
+        local.start()
         for name in args.streams:
             create_stream(local.client(), name, args.shards)
         print("local Kinesis listening on %s" % local.endpoint)
@@ -114,6 +119,9 @@ def run_local(args: argparse.Namespace) -> int:
         print("Ctrl-C stops it (and its streams are gone).", flush=True)
         while True:
             time.sleep(3600)
+    except RuntimeError as exc:  # moto missing, or the port taken
+        print("%s local: %s" % (PROG, exc), file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("stopped", flush=True)
         return 0
@@ -181,4 +189,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 130
     except BrokenPipeError:  # the reader went away (pull | head): nothing left to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except OSError as exc:  # a file or folder the command cannot write or read
+        print(prefix + str(exc), file=sys.stderr)
         return 1

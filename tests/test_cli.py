@@ -387,6 +387,12 @@ def test_user_errors_are_one_line_and_status_2(env, moto_server):
     assert_user_error(run(env, "ls", stream, "--endpoint", "127.0.0.1:1"), "must be an http:// or https:// URL")
     assert_user_error(run(env, "put", stream, "/no/such/file"), "cannot read /no/such/file")
     assert_user_error(run(env), "the following arguments are required: COMMAND")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        assert_user_error(run(env, "local", "--port", str(taken.getsockname()[1])), "is taken")
+    blocked = run(env, "pull", stream, "-o", "/proc/version")
+    assert blocked.returncode == 1 and b"Traceback" not in blocked.stderr and b"/proc/version" in blocked.stderr
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
