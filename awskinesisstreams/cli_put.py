@@ -49,8 +49,8 @@ def send_with_retries(producer: Producer, batch: List[Line], attempts: int = ATT
     for attempt in range(attempts):
         error, _, results = producer.putRecords([record for _, record in batch]).result()
         if error is not None:
-            if error.awsErrorType == "ResourceNotFoundException" or not _retryable(error):
-                raise error
+            if not _retryable(error):
+                raise error  # a missing stream, a refused request: the command stops and says why
             failures = [(line, error.awsErrorType or error.type.name) for line, _ in batch]
         else:
             failures = [(line, result.errorCode) for (line, _), result in zip(batch, results) if result.errorCode]
