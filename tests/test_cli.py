@@ -174,6 +174,28 @@ def test_progress_is_one_live_line_on_a_terminal(env, moto_server, tmp_path):
     assert "pulled 301 records" in shown and "shardId-000000000000:" not in shown  # no kine lines on a terminal
 
 
+def test_put_retries_a_failed_call_but_stops_on_a_refusal(env, moto_server):
+    stream = new_stream(moto_server, 1)
+    answers = iter([aws_error(500, "InternalFailure", "try later"), None])
+
+    def flaky(call):
+        return next(answers, None) if call.action == "PutRecords" else None
+
+    with Proxy(moto_server.endpoint, flaky) as proxy:
+        put = run(env, "put", stream, "--endpoint", proxy.endpoint, input=b"a\nb\n")
+        assert put.returncode == 0 and b"2 written, 0 failed" in put.stdout
+        assert proxy.actions().count("PutRecords") == 2
+
+    def refuse(call):
+        return aws_error(400, "AccessDeniedException", "not for you") if call.action == "PutRecords" else None
+
+    with Proxy(moto_server.endpoint, refuse) as proxy:
+        put = run(env, "put", stream, "--endpoint", proxy.endpoint, input=b"a\nb\n")
+        assert proxy.actions().count("PutRecords") == 1
+    err = put.stderr.decode()
+    assert put.returncode == 1 and "Traceback" not in err and "AccessDeniedException not for you" in err
+
+
 def test_pull_rides_out_an_expired_iterator_and_throttling(env, moto_server):
     """Behind a proxy that pages GetRecords by 10, expires the second iterator and throttles once, as AWS may."""
     stream = new_stream(moto_server, 1)
