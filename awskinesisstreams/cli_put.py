@@ -1,0 +1,193 @@
+"""`kinesis-streams put`: one record per input line, written with putRecords in batches of up to 500 records and 5 MiB.
+
+Batches go one at a time unless --parallel says more: moto's server (the embedded local
+Kinesis) numbers records racily, and loses some when two writes reach one shard at once.
+Records that fail are tried again a few times (`send_with_retries`, kept apart so it can
+later use the core's retry policy); those that still fail are counted, and written as
+their original lines to the --failed file.
+"""
+
+import argparse
+import json
+import random
+import sys
+import time
+from collections import Counter, deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import IO, Deque, Iterable, Iterator, List, Optional, Tuple
+
+from .cli_target import Target, UsageError, positive
+from .enums import AWS_KINESIS_STREAMS_ERROR
+from .error import Error
+from .kinesis import MAX_PUT_BYTES, MAX_RECORDS_PER_PUT
+from .producer import Producer
+from .record import Record
+
+ATTEMPTS = 4  # one try and three retries
+FIRST_DELAY = 0.1  # seconds, doubled after each failed attempt
+THROTTLES = {
+    "ProvisionedThroughputExceededException",
+    "LimitExceededException",
+    "ThrottlingException",
+    "KMSThrottlingException",
+}
+
+Line = Tuple[bytes, Record]  # the input line as read, and the record made from it
+Failure = Tuple[bytes, str]  # the input line, and why it was not written
+
+
+def _retryable(error: Error) -> bool:
+    """A call worth repeating: no answer, a server error or throttling; not a refusal of the request itself."""
+    if error.awsErrorType in THROTTLES:
+        return True
+    return error.type is AWS_KINESIS_STREAMS_ERROR.REQUEST_FAILED and (error.httpStatus or 500) >= 500
+
+
+def send_with_retries(producer: Producer, batch: List[Line], attempts: int = ATTEMPTS) -> List[Failure]:
+    """Put a batch, trying again (with doubling pauses) what fails; returns the lines that never got in, with why."""
+    failures: List[Failure] = []
+    for attempt in range(attempts):
+        error, _, results = producer.putRecords([record for _, record in batch]).result()
+        if error is not None:
+            if not _retryable(error):
+                raise error  # a missing stream, a refused request: the command stops and says why
+            failures = [(line, error.awsErrorType or error.type.name) for line, _ in batch]
+        else:
+            failures = [(line, result.errorCode) for (line, _), result in zip(batch, results) if result.errorCode]
+            batch = [entry for entry, result in zip(batch, results) if result.errorCode]
+        if not failures:
+            return []
+        if attempt + 1 < attempts:
+            time.sleep(FIRST_DELAY * 2**attempt * random.uniform(0.5, 1.5))
+    return failures
+
+
+def _lines(source: IO[bytes]) -> Iterator[bytes]:
+    for line in source:
+        line = line.rstrip(b"\r\n")
+        if line:
+            yield line
+
+
+def _key(line: bytes, args: argparse.Namespace) -> str:
+    """The partition key: -k, the --key-field of a JSON line, or a random 128-bit number."""
+    if args.key:
+        return str(args.key)
+    if not args.key_field:
+        return "%032x" % random.getrandbits(128)
+    try:
+        value = json.loads(line)[args.key_field]
+    except (ValueError, KeyError, TypeError, IndexError):
+        raise ValueError("no %r field in a JSON object" % args.key_field) from None
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def batches(lines: Iterable[bytes], args: argparse.Namespace, tally: "Tally") -> Iterator[List[Line]]:
+    """Group records into putRecords batches; lines that cannot be records are counted as failed, with why."""
+    batch: List[Line] = []
+    size = 0
+    for line in lines:
+        try:
+            record = Record(line, _key(line, args))
+            record_size = len(record.encode()) + len(record.partitionKey.encode("utf-8"))
+        except (ValueError, Error) as exc:
+            tally.add(0, [(line, getattr(exc, "details", str(exc)))])
+            continue
+        if batch and (len(batch) == MAX_RECORDS_PER_PUT or size + record_size > MAX_PUT_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append((line, record))
+        size += record_size
+    if batch:
+        yield batch
+
+
+class Tally:
+    """What became of the lines: counts and reasons, the failed lines written to --failed as they come, and progress."""
+
+    def __init__(self, failed_path: Optional[str]) -> None:
+        try:
+            self.failed_file = open(failed_path, "wb") if failed_path else None
+        except OSError as exc:
+            raise UsageError("cannot write %s: %s" % (failed_path, exc.strerror)) from None
+        self.written = 0
+        self.reasons: Counter = Counter()
+        self.live = sys.stderr.isatty()
+        self.shown = time.monotonic()
+
+    @property
+    def failed(self) -> int:
+        return sum(self.reasons.values())
+
+    def add(self, written: int, lost: List[Failure]) -> None:
+        self.written += written
+        for line, reason in lost:
+            self.reasons[reason] += 1
+            if self.failed_file is not None:
+                self.failed_file.write(line + b"\n")
+        now = time.monotonic()
+        if now - self.shown >= (0.1 if self.live else 1.0):
+            self.shown = now
+            text = "put: %d written, %d failed" % (self.written, self.failed)
+            sys.stderr.write("\r\x1b[K" + text if self.live else text + "\n")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        """Close the failed file and clear the live line: the summary follows."""
+        if self.failed_file is not None:
+            self.failed_file.close()
+        if self.live:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.key and args.key_field:
+        raise UsageError("give -k or --key-field, not both")
+    target = Target.from_args(args)
+    target.summary()  # fails at once, before reading any input, if the stream is not there
+    producer = target.producer()
+    try:
+        source = sys.stdin.buffer if args.file in (None, "-") else open(args.file, "rb")
+    except OSError as exc:
+        raise UsageError("cannot read %s: %s" % (args.file, exc.strerror)) from None
+    tally = Tally(args.failed)
+    started = time.monotonic()
+    in_flight: Deque[Tuple[int, "Future[List[Failure]]"]] = deque()
+
+    def settle(count: int, future: "Future[List[Failure]]") -> None:
+        lost = future.result()
+        tally.add(count - len(lost), lost)
+
+    try:
+        with source, ThreadPoolExecutor(args.parallel) as senders:
+            for batch in batches(_lines(source), args, tally):
+                in_flight.append((len(batch), senders.submit(send_with_retries, producer, batch)))
+                if len(in_flight) > 2 * args.parallel:
+                    settle(*in_flight.popleft())
+            while in_flight:
+                settle(*in_flight.popleft())
+    finally:
+        tally.close()
+    seconds = max(time.monotonic() - started, 1e-6)
+    written, failed = tally.written, tally.failed
+    print(
+        "put %d records into %s in %.1f s (%.0f records/s): %d written, %d failed"
+        % (written + failed, target.stream, seconds, written / seconds, written, failed)
+    )
+    if tally.failed:
+        print("failed: " + ", ".join("%d %s" % (n, reason) for reason, n in tally.reasons.most_common()))
+        print("the failed lines are in %s" % args.failed if args.failed else "give --failed FILE to keep the failed lines")
+        return 1
+    return 0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("stream", metavar="STREAM", help="the stream's name")
+    add("file", nargs="?", help="read lines from FILE (default, or -: standard input)")
+    add("-k", dest="key", metavar="KEY", help="partition key of every record")
+    add("--key-field", metavar="FIELD", help="partition key from this field of each line's JSON object")
+    add("--parallel", type=positive, default=1, metavar="N",
+        help="batches in flight at once (default 1; more is faster on AWS, lossy on moto)")
+    add("--failed", metavar="FILE", help="write the lines that could not be put to FILE")

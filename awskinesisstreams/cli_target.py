@@ -1,0 +1,82 @@
+"""What a command-line command talks to: one stream, on one endpoint, with credentials found as the AWS CLI finds them."""
+
+import argparse
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, TypeVar
+
+from .consumer import Consumer
+from .credentials import find_settings
+from .error import Error
+from .kinesis import JSON_VERSION, TARGET_PREFIX, Kinesis, stream_admin
+from .producer import Producer
+from .request import AwsJsonClient, Credentials, Timeout, resolve_endpoint
+
+T = TypeVar("T")
+
+
+class UsageError(Exception):
+    """A mistake of the user's (an option, a missing stream, no credentials): one line, exit status 2."""
+
+
+def positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError("%r is not a positive whole number" % text)
+    return value
+
+
+@dataclass(frozen=True)
+class Target:
+    """A stream on an endpoint, with the region and credentials to sign for it."""
+
+    stream: str
+    region: str
+    credentials: Credentials
+    endpoint: str
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> "Target":
+        """From --endpoint/--region/--profile, the environment and the shared AWS files."""
+        if args.endpoint and not args.endpoint.startswith(("http://", "https://")):
+            raise UsageError("--endpoint must be an http:// or https:// URL, got %r" % args.endpoint)
+        credentials, region = find_settings(args.profile, args.region)
+        return cls(args.stream, region, credentials, resolve_endpoint("kinesis", region, args.endpoint))
+
+    def client(self) -> AwsJsonClient:
+        return AwsJsonClient(self.endpoint, self.region, "kinesis", TARGET_PREFIX, JSON_VERSION, self.credentials, Timeout())
+
+    def summary(self) -> Dict[str, Any]:
+        """DescribeStreamSummary's StreamDescriptionSummary; also how commands find out the stream exists."""
+        key = "StreamDescriptionSummary"
+        body = {"StreamName": self.stream}
+        return self._found(lambda: stream_admin(self.client(), "DescribeStreamSummary", body, (key,)))[key]
+
+    def shards(self) -> List[Dict[str, Any]]:
+        """Every shard's full description (the mapping layer's paged ListShards)."""
+        return self._found(Kinesis(self.client(), self.stream).list_shards())
+
+    def _found(self, send: Callable[[], T]) -> T:
+        """`send()`, with a missing stream turned into a UsageError that says where it was looked for."""
+        try:
+            return send()
+        except Error as error:
+            if error.awsErrorType != "ResourceNotFoundException":
+                raise
+            where = "at %s (region %s)" % (self.endpoint, self.region)
+            raise UsageError("stream %r does not exist %s" % (self.stream, where)) from None
+
+    def _keys(self) -> Dict[str, Any]:
+        return {"endpoint": self.endpoint, "sessionToken": self.credentials.sessionToken}
+
+    def consumer(self) -> Consumer:
+        """A blob Consumer: the CLI shows bytes as they are."""
+        c = self.credentials
+        return Consumer(self.region, c.accessKeyId, c.secretAccessKey, self.stream, True, **self._keys())
+
+    def producer(self) -> Producer:
+        c = self.credentials
+        return Producer(self.region, c.accessKeyId, c.secretAccessKey, self.stream, **self._keys())
