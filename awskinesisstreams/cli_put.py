@@ -2,9 +2,8 @@
 
 Batches go one at a time unless --parallel says more: moto's server (the embedded local
 Kinesis) numbers records racily, and loses some when two writes reach one shard at once.
-Records that fail are tried again a few times (`send_with_retries`, kept apart so it can
-later use the core's retry policy); those that still fail are counted, and written as
-their original lines to the --failed file.
+Records that fail are resent by the producer's retry policy (retry.py); those that still
+fail are counted, and written as their original lines to the --failed file.
 """
 
 import argparse
@@ -17,49 +16,28 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, Deque, Iterable, Iterator, List, Optional, Tuple
 
 from .cli_target import Target, UsageError, positive
-from .enums import AWS_KINESIS_STREAMS_ERROR
 from .error import Error
 from .kinesis import MAX_PUT_BYTES, MAX_RECORDS_PER_PUT
 from .producer import Producer
 from .record import Record
-
-ATTEMPTS = 4  # one try and three retries
-FIRST_DELAY = 0.1  # seconds, doubled after each failed attempt
-THROTTLES = {
-    "ProvisionedThroughputExceededException",
-    "LimitExceededException",
-    "ThrottlingException",
-    "KMSThrottlingException",
-}
+from .retry import is_retryable
 
 Line = Tuple[bytes, Record]  # the input line as read, and the record made from it
 Failure = Tuple[bytes, str]  # the input line, and why it was not written
 
 
-def _retryable(error: Error) -> bool:
-    """A call worth repeating: no answer, a server error or throttling; not a refusal of the request itself."""
-    if error.awsErrorType in THROTTLES:
-        return True
-    return error.type is AWS_KINESIS_STREAMS_ERROR.REQUEST_FAILED and (error.httpStatus or 500) >= 500
+def send(producer: Producer, batch: List[Line]) -> List[Failure]:
+    """Put a batch; returns the lines that never got in, with why.
 
-
-def send_with_retries(producer: Producer, batch: List[Line], attempts: int = ATTEMPTS) -> List[Failure]:
-    """Put a batch, trying again (with doubling pauses) what fails; returns the lines that never got in, with why."""
-    failures: List[Failure] = []
-    for attempt in range(attempts):
-        error, _, results = producer.putRecords([record for _, record in batch]).result()
-        if error is not None:
-            if not _retryable(error):
-                raise error  # a missing stream, a refused request: the command stops and says why
-            failures = [(line, error.awsErrorType or error.type.name) for line, _ in batch]
-        else:
-            failures = [(line, result.errorCode) for (line, _), result in zip(batch, results) if result.errorCode]
-            batch = [entry for entry, result in zip(batch, results) if result.errorCode]
-        if not failures:
-            return []
-        if attempt + 1 < attempts:
-            time.sleep(FIRST_DELAY * 2**attempt * random.uniform(0.5, 1.5))
-    return failures
+    The producer's retry policy already resent throttled records and lost calls; a refusal
+    of the request itself (a missing stream, access denied) stops the command.
+    """
+    error, _, results = producer.putRecords([record for _, record in batch]).result()
+    if error is not None:
+        if not is_retryable(error):
+            raise error
+        return [(line, error.awsErrorType or error.type.name) for line, _ in batch]
+    return [(line, result.errorCode) for (line, _), result in zip(batch, results) if result.errorCode]
 
 
 def _lines(source: IO[bytes]) -> Iterator[bytes]:
@@ -162,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         with source, ThreadPoolExecutor(args.parallel) as senders:
             for batch in batches(_lines(source), args, tally):
-                in_flight.append((len(batch), senders.submit(send_with_retries, producer, batch)))
+                in_flight.append((len(batch), senders.submit(send, producer, batch)))
                 if len(in_flight) > 2 * args.parallel:
                     settle(*in_flight.popleft())
             while in_flight:
