@@ -9,6 +9,7 @@
 """
 
 from .consumer import Consumer
+from .dynamodb import DynamoDBLeaseStore
 from .enums import (
     AWS_KINESIS_STREAMS_ENCRYPTION_TYPE,
     AWS_KINESIS_STREAMS_ERROR,
@@ -20,7 +21,9 @@ from .producer import Producer
 from .put_record_result import PutRecordResult
 from .record import Record
 from .request import Timeout
+from .leases import SQLiteLeaseStore
 from .streams import AWSKinesisStreams
+from .worker import Worker
 
 __version__ = "0.1.0"
 
@@ -31,6 +34,9 @@ AWSKinesisStreams.Record = Record  # type: ignore[attr-defined]
 AWSKinesisStreams.Error = Error  # type: ignore[attr-defined]
 AWSKinesisStreams.PutRecordResult = PutRecordResult  # type: ignore[attr-defined]
 AWSKinesisStreams.Timeout = Timeout  # type: ignore[attr-defined]
+AWSKinesisStreams.Worker = Worker  # type: ignore[attr-defined]
+AWSKinesisStreams.SQLiteLeaseStore = SQLiteLeaseStore  # type: ignore[attr-defined]
+AWSKinesisStreams.DynamoDBLeaseStore = DynamoDBLeaseStore  # type: ignore[attr-defined]
 
 __all__ = [
     "AWSKinesisStreams",
