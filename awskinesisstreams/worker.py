@@ -596,15 +596,23 @@ class Worker(AWSKinesisStreams):
             self._ask_for_one(live, counts, target)
 
     def _ask_for_one(self, live: List[Lease], counts: Dict[str, int], target: int) -> None:
-        """KCL's fairness: ask the busiest worker for one lease if it holds more than its share."""
-        others = {owner: count for owner, count in counts.items() if owner != self.workerId}
-        if not others:
+        """KCL's fairness: ask the busiest worker for one lease if it holds more than its share.
+
+        Leases already asked for count as moved, so a newcomer does not ask for more than its share.
+        """
+        me = self.workerId
+        mine = counts[me] + sum(1 for lease in live if lease.wanted == me and lease.owner != me)
+        others = {owner: count for owner, count in counts.items() if owner != me}
+        for lease in live:
+            if lease.wanted and lease.owner in others:
+                others[lease.owner] -= 1
+        if not others or mine >= target:
             return
         busiest = max(others, key=lambda owner: others[owner])
-        if others[busiest] > target or (others[busiest] == target and counts[self.workerId] < target - 1):
+        if others[busiest] > target or (others[busiest] == target and mine < target - 1):
             candidates = [lease for lease in live if lease.owner == busiest and lease.wanted is None]
             if candidates:
-                self._store.ask(random.choice(candidates), self.workerId)
+                self._store.ask(random.choice(candidates), me)
 
     def _read(self, lease: Lease) -> None:
         reader = _ShardReader(self, lease)
