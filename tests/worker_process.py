@@ -28,6 +28,7 @@ def main() -> int:
     parser.add_argument("--lease-duration", type=float, default=3.0)
     parser.add_argument("--checkpoint-delay", type=float, default=0.0)
     parser.add_argument("--deadline", type=float, default=150.0)
+    parser.add_argument("--defaults", action="store_true", help="the library's default timings, not the tests' short ones")
     args = parser.parse_args()
 
     if args.sqlite:
@@ -50,20 +51,23 @@ def main() -> int:
     def on_error(shard_id, error):
         print("onError %s: %s" % (shard_id, error), file=sys.stderr, flush=True)
 
+    timings = {} if args.defaults else {
+        "leaseDuration": args.lease_duration,
+        "heartbeatPeriod": args.lease_duration / 3,
+        "shardSyncPeriod": 2.0,
+        "pace": "fast",
+    }
     worker = AWSKinesisStreams.Worker(
         "us-east-1",
         "testing",
         "testing",
         args.stream,
+        timings,
         endpoint=args.kinesis,
         processRecords=process,
         onError=on_error,
         leaseStore=store,
         workerId=args.worker_id,
-        leaseDuration=args.lease_duration,
-        heartbeatPeriod=args.lease_duration / 3,
-        shardSyncPeriod=2.0,
-        pace="fast",
     )
 
     def finished(error):
