@@ -60,6 +60,13 @@ DEFAULTS: Dict[str, Any] = {
 }
 
 
+def _as_error(exc: Exception) -> Error:
+    """Any failure of a store or a call, as the library's Error (an sqlite3 error, say)."""
+    if isinstance(exc, Error):
+        return exc
+    return Error(AWS_KINESIS_STREAMS_ERROR.REQUEST_FAILED, "%s: %s" % (type(exc).__name__, exc))
+
+
 class LeaseLost(Error):
     """This worker no longer holds a shard's lease (taken over, released while stuck, not renewable):
     a REQUEST_FAILED error, as the store refuses this worker's writes to that lease."""
@@ -283,8 +290,8 @@ class _ShardReader:
         def work() -> tuple:
             try:
                 return None, prepare(self.worker._kinesis)()
-            except Error as error:
-                return error, None
+            except Exception as exc:
+                return _as_error(exc), None
 
         LOOP.call(work, then)
 
@@ -297,8 +304,8 @@ class _ShardReader:
                     return (LeaseLost(self.shardId, "write refused"),)
                 try:
                     new = change(self.lease)
-                except Error as error:
-                    return (error,)
+                except Exception as exc:
+                    return (_as_error(exc),)
                 if new is None:
                     self.lost = True
                     return (LeaseLost(self.shardId, "the store refused the write (taken by another worker)"),)
@@ -339,14 +346,14 @@ class _ShardReader:
                 self.lose("no progress for %.0f s (stuck): lease released for another worker" % (now - self.progress))
                 try:
                     self.worker._store.release(self.lease)
-                except Error as error:
-                    logger.debug("release of stuck %s: %s", self.shardId, error)
+                except Exception as exc:
+                    logger.debug("release of stuck %s: %s", self.shardId, exc)
                 return
             try:
                 new = self.worker._store.renew(self.lease)
-            except Error as error:
+            except Exception as exc:
                 if now - self.renewed > self.worker._options["leaseDuration"]:
-                    self.lose("not renewed for a lease duration (%s)" % error.details)
+                    self.lose("not renewed for a lease duration (%s)" % _as_error(exc).details)
                 return
             if new is None:
                 self.lose("taken by another worker")
@@ -428,6 +435,11 @@ class Worker(AWSKinesisStreams):
             wrong.append("limit must be an integer from 1 to 10000")
         if opts["pace"] not in PACES:
             wrong.append("pace must be slow, normal or fast")
+        if opts["heartbeatPeriod"] and opts["leaseDuration"] and opts["heartbeatPeriod"] * 2 > opts["leaseDuration"]:
+            wrong.append("heartbeatPeriod must be at most half of leaseDuration")
+        for name in ("applicationName", "workerId"):
+            if opts[name] is not None and (not isinstance(opts[name], str) or not opts[name]):
+                wrong.append("%s must be a non-empty string" % name)
         if opts["leaseStore"] is not None and not isinstance(opts["leaseStore"], LeaseStore):
             wrong.append("leaseStore must be a LeaseStore")
         return wrong
@@ -506,7 +518,8 @@ class Worker(AWSKinesisStreams):
                     self._sync_shards()
                     last_sync = time.monotonic()
                 self._balance()
-            except Error as error:
+            except Exception as exc:
+                error = _as_error(exc)
                 if not ready:
                     LOOP.deliver((error,), callback)
                     callback = None

@@ -101,7 +101,8 @@ def test_a_checkpoint_after_the_lease_was_lost_is_refused_and_the_application_to
     held = []
     app = App()
     # the heartbeat is slow on purpose: the store's condition, not the heartbeat, must refuse the checkpoint
-    workers(moto_server, stream, store, app, processRecords=lambda records, cb: held.append(cb), heartbeatPeriod=30.0)
+    hold = lambda records, cb: held.append(cb)  # noqa: E731
+    workers(moto_server, stream, store, app, processRecords=hold, leaseDuration=60.0, heartbeatPeriod=30.0)
     assert wait_for(lambda: held)
     lease = store.list(stream, stream)[0]
     assert store.take(lease, "intruder") is not None
