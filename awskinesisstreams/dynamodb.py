@@ -19,7 +19,14 @@ TARGET_PREFIX = "DynamoDB_20120810"
 JSON_VERSION = "1.0"
 CONDITION_FAILED = "ConditionalCheckFailedException"
 # Every attribute goes by a placeholder in expressions: OWNER and others are DynamoDB reserved words.
-NAMES = {"#scope": "scope", "#owner": "owner", "#counter": "leaseCounter", "#checkpoint": "checkpoint", "#wanted": "wanted", "#shard": "shardId"}
+NAMES = {
+    "#scope": "scope",
+    "#shard": "shardId",
+    "#owner": "owner",
+    "#counter": "leaseCounter",
+    "#checkpoint": "checkpoint",
+    "#wanted": "wanted",
+}
 
 
 def _item(lease: Lease) -> Dict[str, Any]:
@@ -85,7 +92,8 @@ class DynamoDBLeaseStore(LeaseStore):
         timeout: Optional[Timeout] = None,
         ready_timeout: float = 120.0,
     ) -> None:
-        for name, value in (("table", table), ("region", region), ("accessKeyId", accessKeyId), ("secretAccessKey", secretAccessKey)):
+        given = {"table": table, "region": region, "accessKeyId": accessKeyId, "secretAccessKey": secretAccessKey}
+        for name, value in given.items():
             if not isinstance(value, str) or not value:
                 raise library_error("DynamoDBLeaseStore: %s must be a non-empty string" % name)
         self.table = table

@@ -152,7 +152,8 @@ class _ShardReader:
         if self._leaving():
             return
         self.last_get = time.monotonic()
-        self._kinesis_call(lambda kinesis: kinesis.get_records(self.options, self.worker._options["isBlob"]), self._got_records)
+        is_blob = self.worker._options["isBlob"]
+        self._kinesis_call(lambda kinesis: kinesis.get_records(self.options, is_blob), self._got_records)
 
     def _got_records(self, error: Optional[Error], result: Any) -> None:
         self._step()
@@ -284,7 +285,9 @@ class _ShardReader:
             logger.exception("%s callback raised", getattr(fn, "__name__", "application"))
             self._give_up("callback raised %s: %s" % (type(exc).__name__, exc))
 
-    def _kinesis_call(self, prepare: Callable[[Any], Callable[[], Any]], then: Callable[[Optional[Error], Any], None]) -> None:
+    def _kinesis_call(
+        self, prepare: Callable[[Any], Callable[[], Any]], then: Callable[[Optional[Error], Any], None]
+    ) -> None:
         """A Kinesis call through the Consumer's mapping layer: sent on the pool, `then(error, result)` on the loop."""
 
         def work() -> tuple:
@@ -415,7 +418,11 @@ class Worker(AWSKinesisStreams):
         opts, wrong = self._options, []
         if not callable(self._callbacks["processRecords"]):
             wrong.append("processRecords(records, cb) is required")
-        wrong += ["%s must be callable" % name for name in CALLBACKS if self._callbacks[name] is not None and not callable(self._callbacks[name])]
+        wrong += [
+            "%s must be callable" % name
+            for name, fn in self._callbacks.items()
+            if fn is not None and not callable(fn)
+        ]
         position = opts["initialPosition"]
         position = ITERATOR[position] if position in START_POSITIONS else to_enum(ITERATOR, position)
         if position is None or position.name not in START_POSITIONS:
@@ -577,7 +584,8 @@ class Worker(AWSKinesisStreams):
         known = {lease.shardId for lease in leases}
 
         def expired(lease: Lease) -> bool:
-            return lease.owner is None or (lease.owner != me and now - self._seen[lease.shardId][1] >= self._options["leaseDuration"])
+            unmoved_for = now - self._seen[lease.shardId][1]
+            return lease.owner is None or (lease.owner != me and unmoved_for >= self._options["leaseDuration"])
 
         live = [
             lease

@@ -91,7 +91,7 @@ def main():
             took, first = one_run(local, folder, run)
             owned.append(took)
             processing.append(first)
-            print("run %d: lease taken over %.1f s after SIGKILL, first record processed after %.1f s" % (run + 1, took, first))
+            print("run %d: lease taken over %.1f s after SIGKILL, first record %.1f s after it" % (run + 1, took, first))
     print("takeover with defaults: median %.1f s (min %.1f, max %.1f); first record after takeover: median %.1f s"
           % (statistics.median(owned), min(owned), max(owned), statistics.median(processing)))
 

@@ -124,8 +124,9 @@ def test_worker_processes_survive_kill_split_and_graceful_stop(request, kinesali
 
         def final_checkpoints():
             checkpoints = {lease.shardId: lease.checkpoint for lease in store.list(stream, stream)}
+            open_shards = {shard: sequence for shard, sequence in last_in_shard.items() if shard != "shardId-000000000000"}
             return checkpoints.get("shardId-000000000000") == SHARD_END and all(
-                checkpoints.get(shard) == sequence for shard, sequence in last_in_shard.items() if shard != "shardId-000000000000"
+                checkpoints.get(shard) == sequence for shard, sequence in open_shards.items()
             )
 
         assert wait_for(final_checkpoints, 60), store.list(stream, stream)
