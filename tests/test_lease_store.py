@@ -1,22 +1,13 @@
-"""One conformance suite for every lease store: SQLite in a temporary file, DynamoDB on moto's server."""
+"""One conformance suite for every lease store: SQLite in a temporary file, DynamoDB on moto's server
+(behind a proxy that makes its conditional writes atomic, as DynamoDB's are)."""
 
 import multiprocessing
-import uuid
 
 import pytest
+from atomic_dynamodb import dynamodb_endpoint, dynamodb_store  # noqa: F401  (a fixture)
 
 from awskinesisstreams.dynamodb import DynamoDBLeaseStore
 from awskinesisstreams.leases import LATEST, SHARD_END, TRIM_HORIZON, Lease, SQLiteLeaseStore
-
-
-def dynamodb_store(server, table=None):
-    return DynamoDBLeaseStore(
-        table or "leases-" + uuid.uuid4().hex[:8],
-        server.region,
-        server.accessKeyId,
-        server.secretAccessKey,
-        endpoint=server.endpoint,
-    )
 
 
 @pytest.fixture(params=["sqlite", "dynamodb"])
@@ -24,7 +15,7 @@ def store(request, tmp_path):
     if request.param == "sqlite":
         made = SQLiteLeaseStore(str(tmp_path / "leases.sqlite3"))
     else:
-        made = dynamodb_store(request.getfixturevalue("moto_server"))
+        made = dynamodb_store(request.getfixturevalue("dynamodb_endpoint"))
     made.prepare()
     made.prepare()  # a second prepare finds the table there and keeps it
     return made

@@ -7,7 +7,7 @@ import boto3
 import pytest
 from conftest import new_stream, producer
 from proxy import Proxy, aws_error
-from test_lease_store import dynamodb_store
+from atomic_dynamodb import dynamodb_endpoint, dynamodb_store  # noqa: F401  (a fixture)
 
 from awskinesisstreams import AWS_KINESIS_STREAMS_ERROR, AWSKinesisStreams, imp
 from awskinesisstreams.leases import LATEST, SHARD_END, TRIM_HORIZON, Lease, SQLiteLeaseStore
@@ -21,7 +21,7 @@ def store(request, tmp_path):
     made = (
         SQLiteLeaseStore(str(tmp_path / "leases.sqlite3"))
         if request.param == "sqlite"
-        else dynamodb_store(request.getfixturevalue("moto_server"))
+        else dynamodb_store(request.getfixturevalue("dynamodb_endpoint"))
     )
     made.prepare()
     return made

@@ -1,6 +1,6 @@
 """Workers as separate processes share a kinesalite stream while it is written, resharded, and
 while one worker is killed (SIGKILL) and another stopped gracefully (SIGTERM); with the SQLite
-lease store and with the DynamoDB one (on moto's server).
+lease store and with the DynamoDB one (on moto's server, made atomic by a proxy).
 """
 
 import collections
@@ -9,14 +9,13 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 
 import boto3
 import pytest
+from atomic_dynamodb import dynamodb_endpoint, dynamodb_store  # noqa: F401  (a fixture)
 from conftest import new_stream, producer
 
 from awskinesisstreams import AWSKinesisStreams
-from awskinesisstreams.dynamodb import DynamoDBLeaseStore
 from awskinesisstreams.leases import SHARD_END, SQLiteLeaseStore
 
 RECORDS = 20000
@@ -91,10 +90,9 @@ def test_worker_processes_survive_kill_split_and_graceful_stop(request, kinesali
         store = SQLiteLeaseStore(str(tmp_path / "leases.sqlite3"))
         store_args = ["--sqlite", store.path]
     else:
-        moto = request.getfixturevalue("moto_server")
-        table = "leases-" + uuid.uuid4().hex[:8]
-        store = DynamoDBLeaseStore(table, moto.region, "testing", "testing", endpoint=moto.endpoint)
-        store_args = ["--dynamodb", moto.endpoint, "--table", table]
+        endpoint = request.getfixturevalue("dynamodb_endpoint")
+        store = dynamodb_store(endpoint)
+        store_args = ["--dynamodb", endpoint, "--table", store.table]
     base = ["--kinesis", kinesalite.endpoint, "--stream", stream, "--lease-duration", str(LEASE)] + store_args
     workers = Workers(tmp_path, base)
     try:
