@@ -93,13 +93,17 @@ class DynamoDBLeaseStore(LeaseStore):
         ready_timeout: float = 120.0,
     ) -> None:
         given = {"table": table, "region": region, "accessKeyId": accessKeyId, "secretAccessKey": secretAccessKey}
-        for name, value in given.items():
-            if not isinstance(value, str) or not value:
-                raise library_error("DynamoDBLeaseStore: %s must be a non-empty string" % name)
+        wrong = [name for name, value in given.items() if not isinstance(value, str) or not value]
+        # as everywhere in the library, a wrong argument fails each later call, not the constructor
+        self._init_error = (
+            library_error("DynamoDBLeaseStore wrongly initialized: %s must be non-empty strings" % ", ".join(wrong))
+            if wrong
+            else None
+        )
         self.table = table
         self._ready_timeout = ready_timeout
         self._client = AwsJsonClient(
-            resolve_endpoint("dynamodb", region, endpoint),
+            resolve_endpoint("dynamodb", region if isinstance(region, str) else "", endpoint),
             region,
             "dynamodb",
             TARGET_PREFIX,
@@ -109,6 +113,8 @@ class DynamoDBLeaseStore(LeaseStore):
         )
 
     def _call(self, action: str, body: Dict[str, Any], required: tuple = ()) -> Dict[str, Any]:
+        if self._init_error is not None:
+            raise self._init_error
         body["TableName"] = self.table
         return self._client.call(action, json.dumps(body).encode("utf-8"), required)
 

@@ -132,12 +132,12 @@ class SQLiteLeaseStore(LeaseStore):
     """
 
     def __init__(self, path: str, busy_timeout: float = 30.0) -> None:
-        if not isinstance(path, str) or not path:
-            raise library_error("SQLiteLeaseStore needs a file path")
-        self.path = os.path.abspath(path)
+        self.path = os.path.abspath(path) if isinstance(path, str) and path else ""
         self._busy_timeout = busy_timeout
 
     def _connect(self) -> sqlite3.Connection:
+        if not self.path:
+            raise library_error("SQLiteLeaseStore wrongly initialized: path must be a non-empty string")
         connection = sqlite3.connect(self.path, timeout=self._busy_timeout, isolation_level=None)
         connection.row_factory = sqlite3.Row
         return connection

@@ -272,7 +272,7 @@ def test_get_records_pace_limit_backoff_and_lag(moto_server, sqlite_store, worke
     assert stats["shardId-000000000000"]["millisBehindLatest"] == 0
 
 
-def test_a_wrongly_initialized_worker_reports_a_library_error():
+def test_a_wrongly_initialized_worker_or_store_reports_a_library_error():
     outcomes = []
     worker = AWSKinesisStreams.Worker("us-east-1", "k", "s", "stream", {"limit": 0, "bogus": 1})
     worker.start(outcomes.append)
@@ -281,4 +281,11 @@ def test_a_wrongly_initialized_worker_reports_a_library_error():
     assert [error.type for error in outcomes] == [AWS_KINESIS_STREAMS_ERROR.LIBRARY_ERROR] * 2
     assert "processRecords" in outcomes[0].details and "bogus" in outcomes[0].details and "limit" in outcomes[0].details
     assert "pace" in outcomes[1].details
+    for store in (SQLiteLeaseStore(None), AWSKinesisStreams.DynamoDBLeaseStore("", "us-east-1", None, "s")):
+        started = []
+        worker = AWSKinesisStreams.Worker("us-east-1", "k", "s", "stream", processRecords=print, leaseStore=store)
+        worker.start(started.append)
+        assert wait_for(lambda: started)
+        worker.stop()
+        assert started[0].type == AWS_KINESIS_STREAMS_ERROR.LIBRARY_ERROR and "wrongly initialized" in started[0].details
 
