@@ -160,7 +160,10 @@ class _ShardReader:
         if self.lost:
             self._finish()
             return
-        if error is not None:
+        if error is not None and error.records is not None:
+            self.worker._report(self.shardId, error)  # a record that is not JSON: the batch comes as bytes
+            result = (error.records, self.millis_behind, error.nextOptions)
+        elif error is not None:
             if error.awsErrorType == "ExpiredIteratorException":
                 self._get_iterator()
             else:

@@ -220,6 +220,19 @@ def test_a_lease_of_a_shard_that_no_longer_exists_is_cleaned_up(moto_server, sql
     assert [lease.shardId for lease in sqlite_store.list(stream, stream)] == ["shardId-000000000000"]
 
 
+def test_a_record_that_is_not_json_comes_as_bytes_and_reading_goes_on(moto_server, sqlite_store, workers):
+    stream = new_stream(moto_server, 1)
+    put(moto_server, stream, [1])
+    error, _ = producer(moto_server, stream).putRecord(AWSKinesisStreams.Record(b"\xffnot json", "k")).result(10)
+    assert error is None
+    put(moto_server, stream, [2])
+    app = App()
+    workers(moto_server, stream, sqlite_store, app)
+    assert wait_for(lambda: len(app.records) == 3)
+    assert app.records == [b"1", b"\xffnot json", b"2"]  # one GetRecords call: its whole batch as bytes
+    assert [e.type for _, e in app.errors] == [AWS_KINESIS_STREAMS_ERROR.UNEXPECTED_RESPONSE]
+
+
 def test_one_table_serves_two_applications_on_one_stream(moto_server, store, workers):
     stream = new_stream(moto_server, 1)
     put(moto_server, stream, range(5))
