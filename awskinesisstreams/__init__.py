@@ -23,7 +23,7 @@ from .record import Record
 from .request import Timeout
 from .leases import SQLiteLeaseStore
 from .streams import AWSKinesisStreams
-from .worker import Worker
+from .worker import LeaseLost, Worker
 
 __version__ = "0.1.0"
 
@@ -35,6 +35,7 @@ AWSKinesisStreams.Error = Error  # type: ignore[attr-defined]
 AWSKinesisStreams.PutRecordResult = PutRecordResult  # type: ignore[attr-defined]
 AWSKinesisStreams.Timeout = Timeout  # type: ignore[attr-defined]
 AWSKinesisStreams.Worker = Worker  # type: ignore[attr-defined]
+AWSKinesisStreams.LeaseLost = LeaseLost  # type: ignore[attr-defined]
 AWSKinesisStreams.SQLiteLeaseStore = SQLiteLeaseStore  # type: ignore[attr-defined]
 AWSKinesisStreams.DynamoDBLeaseStore = DynamoDBLeaseStore  # type: ignore[attr-defined]
 

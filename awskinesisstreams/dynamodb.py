@@ -12,7 +12,7 @@ import time
 from typing import Any, Dict, List, Optional
 
 from .error import Error, library_error
-from .leases import _UNSET, Lease, LeaseStore, scope_of
+from .leases import KEEP, Lease, LeaseStore, scope_of
 from .request import AwsJsonClient, Credentials, Timeout, resolve_endpoint
 
 TARGET_PREFIX = "DynamoDB_20120810"
@@ -194,7 +194,7 @@ class DynamoDBLeaseStore(LeaseStore):
         values: Dict[str, Any] = {":counter": {"N": str(lease.counter)}, ":next": {"N": str(lease.counter + 1)}}
         sets = ["#counter = :next"]
         removes = ["#wanted"] if clear_wanted else []
-        if owner is not _UNSET:
+        if owner is not KEEP:
             if owner is None:
                 removes.append("#owner")
             else:

@@ -24,7 +24,7 @@ AT_TIMESTAMP = "AT_TIMESTAMP"
 SHARD_END = "SHARD_END"
 START_POSITIONS = (TRIM_HORIZON, LATEST, AT_TIMESTAMP)
 
-_UNSET: Any = object()
+KEEP: Any = object()  # "leave the owner as it is" in LeaseStore._change
 
 
 def scope_of(application: str, stream: str) -> str:
@@ -103,7 +103,7 @@ class LeaseStore(ABC):
     @abstractmethod
     def _change(self, lease: Lease, owner: Any, checkpoint: Optional[str], clear_wanted: bool) -> Optional[Lease]:
         """The one conditional write: if owner and counter are still `lease`'s, set the given
-        owner (unless _UNSET) and checkpoint (unless None), clear `wanted` if asked, move the counter on."""
+        owner (unless KEEP) and checkpoint (unless None), clear `wanted` if asked, move the counter on."""
 
     def take(self, lease: Lease, owner: str) -> Optional[Lease]:
         """Make `owner` the owner of a free or expired lease."""
@@ -111,13 +111,13 @@ class LeaseStore(ABC):
 
     def renew(self, lease: Lease) -> Optional[Lease]:
         """The owner's heartbeat: only the counter moves."""
-        return self._change(lease, _UNSET, None, False)
+        return self._change(lease, KEEP, None, False)
 
     def checkpoint(self, lease: Lease, position: str) -> Optional[Lease]:
         """Record how far the owner has processed; refused (None) if the lease was lost or it would go back."""
         if not checkpoint_moves_forward(lease.checkpoint, position):
             return None
-        return self._change(lease, _UNSET, position, False)
+        return self._change(lease, KEEP, position, False)
 
     def release(self, lease: Lease, to: Optional[str] = None) -> Optional[Lease]:
         """Give the lease up: free, or handed straight to worker `to`."""
@@ -203,7 +203,7 @@ class SQLiteLeaseStore(LeaseStore):
     def _change(self, lease: Lease, owner: Any, checkpoint: Optional[str], clear_wanted: bool) -> Optional[Lease]:
         new = replace(
             lease,
-            owner=lease.owner if owner is _UNSET else owner,
+            owner=lease.owner if owner is KEEP else owner,
             counter=lease.counter + 1,
             checkpoint=checkpoint or lease.checkpoint,
         )

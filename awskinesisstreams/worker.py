@@ -31,7 +31,6 @@ from .error import Error, library_error
 from .kinesis import _timestamp
 from .leases import AT_TIMESTAMP, LATEST, SHARD_END, START_POSITIONS, TRIM_HORIZON, Lease, LeaseStore, SQLiteLeaseStore
 from .loop import LOOP, Timer
-from .record import Record
 from .request import Timeout
 from .streams import AWSKinesisStreams
 
@@ -443,6 +442,8 @@ class Worker(AWSKinesisStreams):
                 wrong.append("%s must be a positive number" % name)
         if not isinstance(opts["limit"], int) or not 1 <= opts["limit"] <= 10000:
             wrong.append("limit must be an integer from 1 to 10000")
+        if not isinstance(opts["isBlob"], bool):
+            wrong.append("isBlob must be a boolean")
         if opts["pace"] not in PACES:
             wrong.append("pace must be slow, normal or fast")
         if opts["heartbeatPeriod"] and opts["leaseDuration"] and opts["heartbeatPeriod"] * 2 > opts["leaseDuration"]:
