@@ -209,6 +209,55 @@ def test_a_child_shard_starts_at_trim_horizon_even_when_new_shards_start_at_late
     assert "before-start" not in app.records
 
 
+def test_a_merged_child_waits_for_both_parents(kinesalite, sqlite_store, workers):
+    stream = new_stream(kinesalite, 2)
+    client = boto3.client(
+        "kinesis",
+        endpoint_url=kinesalite.endpoint,
+        region_name=kinesalite.region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    keys = {"low": "1", "high": str(2**127 + 1)}  # one key per parent
+    records = [AWSKinesisStreams.Record(n, key, keys[key]) for n in range(20) for key in keys]
+    assert producer(kinesalite, stream).putRecords(records).result(10)[0] is None
+    client.merge_shards(StreamName=stream, ShardToMerge="shardId-000000000000", AdjacentShardToMerge="shardId-000000000001")
+    time.sleep(0.3)
+    more = [AWSKinesisStreams.Record(n, key, keys[key]) for n in range(20, 30) for key in keys]
+    assert producer(kinesalite, stream).putRecords(more).result(10)[0] is None
+    seen = []
+    app = App()
+
+    def process(records, cb):
+        seen.extend((cb.shardId, record.partitionKey, record.data) for record in records)
+        cb(None, True)
+
+    workers(kinesalite, stream, sqlite_store, app, processRecords=process)
+    assert wait_for(lambda: len(seen) == 60, 15)
+    child = [lease for lease in sqlite_store.list(stream, stream) if lease.parents]
+    assert [lease.parents for lease in child] == [("shardId-000000000000", "shardId-000000000001")]
+    first_child = [i for i, row in enumerate(seen) if row[0] == child[0].shardId][0]
+    assert all(row[0] != child[0].shardId for row in seen[:first_child]) and first_child == 40  # parents first
+    for key in keys:
+        assert [data for _, k, data in seen if k == key] == list(range(30))
+
+
+def test_max_shards_and_at_timestamp(moto_server, sqlite_store, workers):
+    stream = new_stream(moto_server, 3)
+    put(moto_server, stream, ["old"])
+    time.sleep(1.1)
+    since = time.time()
+    time.sleep(0.1)
+    put(moto_server, stream, ["new"])
+    apps = [App(), App()]
+    capped = workers(moto_server, stream, sqlite_store, apps[0], initialPosition="AT_TIMESTAMP", timestamp=since, maxShards=1)
+    assert wait_for(lambda: len(capped.getStats()) == 1)
+    workers(moto_server, stream, sqlite_store, apps[1], initialPosition="AT_TIMESTAMP", timestamp=since)
+    assert wait_for(lambda: apps[0].records + apps[1].records == ["new"])
+    time.sleep(1.0)
+    assert len(capped.getStats()) == 1 and apps[0].records + apps[1].records == ["new"]
+
+
 def test_a_lease_of_a_shard_that_no_longer_exists_is_cleaned_up(moto_server, sqlite_store, workers):
     stream = new_stream(moto_server, 1)
     gone = Lease(stream, stream, "shardId-000000000099", checkpoint="4959" + "0" * 51 + "1")
