@@ -9,12 +9,14 @@
 """
 
 from .consumer import Consumer
+from .dynamodb import DynamoDBLeaseStore
 from .enums import (
     AWS_KINESIS_STREAMS_ENCRYPTION_TYPE,
     AWS_KINESIS_STREAMS_ERROR,
     AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE,
 )
 from .error import Error
+from .leases import SQLiteLeaseStore
 from .loop import imp, server
 from .producer import Producer
 from .put_record_result import PutRecordResult
@@ -22,6 +24,7 @@ from .record import Record
 from .request import Timeout
 from .retry import Retry
 from .streams import AWSKinesisStreams
+from .worker import LeaseLost, Worker
 
 __version__ = "0.1.0"
 
@@ -33,6 +36,10 @@ AWSKinesisStreams.Error = Error  # type: ignore[attr-defined]
 AWSKinesisStreams.PutRecordResult = PutRecordResult  # type: ignore[attr-defined]
 AWSKinesisStreams.Timeout = Timeout  # type: ignore[attr-defined]
 AWSKinesisStreams.Retry = Retry  # type: ignore[attr-defined]
+AWSKinesisStreams.Worker = Worker  # type: ignore[attr-defined]
+AWSKinesisStreams.LeaseLost = LeaseLost  # type: ignore[attr-defined]
+AWSKinesisStreams.SQLiteLeaseStore = SQLiteLeaseStore  # type: ignore[attr-defined]
+AWSKinesisStreams.DynamoDBLeaseStore = DynamoDBLeaseStore  # type: ignore[attr-defined]
 
 __all__ = [
     "AWSKinesisStreams",

@@ -1,0 +1,139 @@
+"""One conformance suite for every lease store: SQLite in a temporary file, DynamoDB on moto's server
+(behind a proxy that makes its conditional writes atomic, as DynamoDB's are)."""
+
+import multiprocessing
+
+import pytest
+from atomic_dynamodb import dynamodb_endpoint, dynamodb_store  # noqa: F401  (a fixture)
+
+from awskinesisstreams.dynamodb import DynamoDBLeaseStore
+from awskinesisstreams.leases import LATEST, SHARD_END, TRIM_HORIZON, Lease, SQLiteLeaseStore
+
+
+@pytest.fixture(params=["sqlite", "dynamodb"])
+def store(request, tmp_path):
+    if request.param == "sqlite":
+        made = SQLiteLeaseStore(str(tmp_path / "leases.sqlite3"))
+    else:
+        made = dynamodb_store(request.getfixturevalue("dynamodb_endpoint"))
+    made.prepare()
+    made.prepare()  # a second prepare finds the table there and keeps it
+    return made
+
+
+def new_lease(shard="shardId-000000000000", application="app", stream="s1", **kwargs):
+    return Lease(application, stream, shard, **kwargs)
+
+
+def test_create_get_list_and_no_second_create(store):
+    lease = new_lease(parents=("shardId-000000000009",), checkpoint=LATEST)
+    assert store.create(lease) is True
+    assert store.create(new_lease(checkpoint=TRIM_HORIZON)) is False
+    assert store.get("app", "s1", lease.shardId) == lease
+    assert store.get("app", "s1", "shardId-000000000001") is None
+    store.create(new_lease("shardId-000000000001"))
+    assert [l.shardId for l in sorted(store.list("app", "s1"), key=lambda l: l.shardId)] == [
+        "shardId-000000000000",
+        "shardId-000000000001",
+    ]
+
+
+def test_one_store_serves_several_applications_and_streams(store):
+    for application, stream in (("app", "s1"), ("app", "s2"), ("other", "s1"), ('a"/[x', "s1")):
+        assert store.create(new_lease(application=application, stream=stream))
+    taken = store.take(store.get("other", "s1", "shardId-000000000000"), "w1")
+    assert taken.owner == "w1"
+    assert store.get("app", "s1", "shardId-000000000000").owner is None
+    assert [(l.application, l.stream) for l in store.list('a"/[x', "s1")] == [('a"/[x', "s1")]
+    assert len(store.list("app", "s2")) == 1
+
+
+def test_take_renew_checkpoint_release_each_move_the_counter(store):
+    store.create(new_lease())
+    lease = store.take(store.get("app", "s1", "shardId-000000000000"), "w1")
+    assert (lease.owner, lease.counter) == ("w1", 1)
+    lease = store.renew(lease)
+    assert lease.counter == 2
+    lease = store.checkpoint(lease, "100")
+    assert (lease.checkpoint, lease.counter) == ("100", 3)
+    lease = store.release(lease)
+    assert (lease.owner, lease.counter, lease.checkpoint) == (None, 4, "100")
+    assert store.get("app", "s1", lease.shardId) == lease
+
+
+def test_two_workers_can_never_both_take_a_lease(store):
+    store.create(new_lease())
+    seen = store.get("app", "s1", "shardId-000000000000")
+    assert store.take(seen, "w1") is not None
+    assert store.take(seen, "w2") is None
+    assert store.get("app", "s1", seen.shardId).owner == "w1"
+
+
+def test_a_lost_lease_can_neither_be_renewed_nor_checkpointed(store):
+    store.create(new_lease())
+    mine = store.take(store.get("app", "s1", "shardId-000000000000"), "w1")
+    mine = store.checkpoint(mine, "10")
+    theirs = store.take(store.get("app", "s1", mine.shardId), "w2")  # w2 takes it over (expired on its clock)
+    assert theirs.owner == "w2"
+    assert store.renew(mine) is None
+    assert store.checkpoint(mine, "20") is None
+    assert store.release(mine) is None
+    stored = store.get("app", "s1", mine.shardId)
+    assert (stored.owner, stored.checkpoint) == ("w2", "10")
+
+
+def test_a_checkpoint_never_moves_back_nor_away_from_shard_end(store):
+    store.create(new_lease())
+    lease = store.take(store.get("app", "s1", "shardId-000000000000"), "w1")
+    lease = store.checkpoint(lease, "49590000000000000000000000000000000000000000000000000010")
+    assert store.checkpoint(lease, "49590000000000000000000000000000000000000000000000000009") is None
+    assert store.checkpoint(lease, "9") is None
+    lease = store.checkpoint(lease, SHARD_END)
+    assert store.checkpoint(lease, "49590000000000000000000000000000000000000000000000000011") is None
+    assert store.get("app", "s1", lease.shardId).checkpoint == SHARD_END
+
+
+def test_ask_marks_the_lease_wanted_and_a_handover_clears_it(store):
+    store.create(new_lease())
+    lease = store.take(store.get("app", "s1", "shardId-000000000000"), "w1")
+    assert store.ask(lease, "w2") is True
+    renewed = store.renew(lease)
+    assert (renewed.wanted, renewed.counter) == ("w2", lease.counter + 1)
+    handed = store.release(renewed, to="w2")
+    assert (handed.owner, handed.wanted) == ("w2", None)
+    assert store.ask(renewed, "w3") is False  # the owner it names is no longer the owner
+
+
+def test_delete_only_if_the_counter_did_not_move(store):
+    store.create(new_lease())
+    seen = store.get("app", "s1", "shardId-000000000000")
+    store.take(seen, "w1")
+    assert store.delete(seen) is False
+    assert store.delete(store.get("app", "s1", seen.shardId)) is True
+    assert store.list("app", "s1") == []
+
+
+def _race(args):
+    """One process's attempt to take the lease it read."""
+    kind, where, name = args
+    store = SQLiteLeaseStore(where) if kind == "sqlite" else DynamoDBLeaseStore(*where[:4], endpoint=where[4])
+    seen = store.get("app", "s1", "shardId-000000000000")
+    return store.take(seen, name) is not None
+
+
+def test_processes_racing_for_one_lease_give_it_to_exactly_one(store):
+    store.create(new_lease())
+    if isinstance(store, SQLiteLeaseStore):
+        where = store.path
+        kind = "sqlite"
+    else:
+        client = store._client
+        where = (store.table, "us-east-1", "testing", "testing", client.endpoint)
+        kind = "dynamodb"
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(4) as pool:
+        wins = pool.map(_race, [(kind, where, "w%d" % i) for i in range(4)], chunksize=1)
+    stored = store.get("app", "s1", "shardId-000000000000")
+    # each process read the lease before or after another took it: at most one take per counter value
+    assert sum(wins) == stored.counter
+    assert stored.owner in {"w%d" % i for i, won in enumerate(wins) if won}

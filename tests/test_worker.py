@@ -1,0 +1,353 @@
+"""The known traps of lease libraries, one test each, with Workers on real servers and real lease stores."""
+
+import threading
+import time
+
+import boto3
+import pytest
+from conftest import new_stream, producer
+from proxy import Proxy, aws_error
+from atomic_dynamodb import dynamodb_endpoint, dynamodb_store  # noqa: F401  (a fixture)
+
+from awskinesisstreams import AWS_KINESIS_STREAMS_ERROR, AWSKinesisStreams, imp
+from awskinesisstreams.leases import LATEST, SHARD_END, TRIM_HORIZON, Lease, SQLiteLeaseStore
+from awskinesisstreams.worker import LeaseLost
+
+FAST = dict(leaseDuration=1.0, heartbeatPeriod=0.25, shardSyncPeriod=1.0, pace="fast")
+
+
+@pytest.fixture(params=["sqlite", "dynamodb"])
+def store(request, tmp_path):
+    made = (
+        SQLiteLeaseStore(str(tmp_path / "leases.sqlite3"))
+        if request.param == "sqlite"
+        else dynamodb_store(request.getfixturevalue("dynamodb_endpoint"))
+    )
+    made.prepare()
+    return made
+
+
+@pytest.fixture
+def sqlite_store(tmp_path):
+    made = SQLiteLeaseStore(str(tmp_path / "leases.sqlite3"))
+    made.prepare()
+    return made
+
+
+class App:
+    """An application's callbacks, recording what the Worker hands it."""
+
+    def __init__(self, checkpoint=True):
+        self.records = []
+        self.errors = []
+        self.batches = 0
+        self.checkpoint = checkpoint
+
+    def processRecords(self, records, cb):
+        self.batches += 1
+        self.records.extend(record.data for record in records)
+        cb(None, self.checkpoint)
+
+    def onError(self, shard_id, error):
+        self.errors.append((shard_id, error))
+
+
+@pytest.fixture
+def workers():
+    """Makes Workers; every one is stopped at the end of the test."""
+    made = []
+
+    def make(server, stream, store, app, processRecords=None, endpoint=None, **options):
+        worker = AWSKinesisStreams.Worker(
+            server.region,
+            server.accessKeyId,
+            server.secretAccessKey,
+            stream,
+            dict(FAST, **options),
+            endpoint=endpoint or server.endpoint,
+            processRecords=processRecords or app.processRecords,
+            onError=app.onError,
+            leaseStore=store,
+        )
+        made.append(worker)
+        worker.start()
+        return worker
+
+    yield make
+    stopped = [threading.Event() for _ in made]
+    for worker, event in zip(made, stopped):
+        worker.stop(lambda error, event=event: event.set())
+    assert all(event.wait(20) for event in stopped)
+
+
+def wait_for(condition, seconds=15.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def put(server, stream, numbers, key="k"):
+    records = [AWSKinesisStreams.Record(n, key) for n in numbers]
+    error, failed, _ = producer(server, stream).putRecords(records).result(10)
+    assert error is None and failed == 0
+
+
+def test_a_checkpoint_after_the_lease_was_lost_is_refused_and_the_application_told(moto_server, store, workers):
+    stream = new_stream(moto_server, 1)
+    put(moto_server, stream, range(10))
+    held = []
+    app = App()
+    # the heartbeat is slow on purpose: the store's condition, not the heartbeat, must refuse the checkpoint
+    hold = lambda records, cb: held.append(cb)  # noqa: E731
+    workers(moto_server, stream, store, app, processRecords=hold, leaseDuration=60.0, heartbeatPeriod=30.0)
+    assert wait_for(lambda: held)
+    lease = store.list(stream, stream)[0]
+    assert store.take(lease, "intruder") is not None
+    held[0](None, True)
+    assert wait_for(lambda: app.errors)
+    shard, error = app.errors[0]
+    assert isinstance(error, LeaseLost) and error.type == AWS_KINESIS_STREAMS_ERROR.REQUEST_FAILED
+    assert shard == lease.shardId and "refused" in error.details
+    stored = store.list(stream, stream)[0]
+    assert (stored.owner, stored.checkpoint) == ("intruder", TRIM_HORIZON)
+    put(moto_server, stream, range(10, 20))
+    time.sleep(1.5)
+    assert len(held) == 1  # nothing more delivered from a shard this worker lost
+
+
+def test_heartbeats_run_while_process_records_is_busy(moto_server, store, workers):
+    stream = new_stream(moto_server, 1)
+    put(moto_server, stream, range(10))
+    slow, watcher = App(), App()
+    owners = []
+
+    def busy(records, cb):  # blocks the library's loop for 3 lease durations
+        time.sleep(3.0)
+        slow.processRecords(records, cb)
+
+    workers(moto_server, stream, store, slow, processRecords=busy, workerId="slow")
+    assert wait_for(lambda: store.list(stream, stream) and store.list(stream, stream)[0].owner == "slow")
+    counter = store.list(stream, stream)[0].counter
+    workers(moto_server, stream, store, watcher, workerId="watcher")  # would take the lease were it expired
+    while not slow.batches:
+        owners.append(store.list(stream, stream)[0].owner)
+        time.sleep(0.1)
+    assert wait_for(lambda: store.list(stream, stream)[0].checkpoint != TRIM_HORIZON)
+    lease = store.list(stream, stream)[0]
+    assert set(owners) == {"slow"} and lease.owner == "slow"
+    assert lease.counter >= counter + 8  # renewed about 4 times a second through the busy batch
+    assert not slow.errors and not watcher.records
+
+
+def test_a_stuck_worker_loses_its_lease_to_a_live_one(moto_server, store, workers):
+    stream = new_stream(moto_server, 1)
+    put(moto_server, stream, range(10))
+    stuck, rescuer = App(), App()
+    workers(moto_server, stream, store, stuck, processRecords=lambda records, cb: None, stuckAfter=1.5, workerId="stuck")
+    assert wait_for(lambda: store.list(stream, stream) and store.list(stream, stream)[0].owner == "stuck")
+    workers(moto_server, stream, store, rescuer, workerId="rescuer")
+    assert wait_for(lambda: rescuer.records == list(range(10)), 15)
+    assert [type(error) for _, error in stuck.errors] == [LeaseLost] and "stuck" in stuck.errors[0][1].details
+    assert store.list(stream, stream)[0].owner == "rescuer"
+
+
+def test_expiry_uses_the_observers_own_clock_on_the_lease_counter(moto_server, store, workers):
+    stream = new_stream(moto_server, 1)
+    shard = "shardId-000000000000"
+    store.create(Lease(stream, stream, shard, checkpoint=TRIM_HORIZON))
+    ghost = store.take(store.get(stream, stream, shard), "elsewhere")
+    app = App()
+    workers(moto_server, stream, store, app, workerId="observer")
+    deadline = time.monotonic() + 3.0  # three lease durations of a live owner renewing with any clock
+    while time.monotonic() < deadline:
+        assert store.get(stream, stream, shard).owner == "elsewhere"
+        ghost = store.renew(ghost)
+        stopped = time.monotonic()
+        time.sleep(0.3)
+    assert wait_for(lambda: store.get(stream, stream, shard).owner == "observer", 5)
+    taken_after = time.monotonic() - stopped
+    assert 1.0 <= taken_after < 2.5  # one lease duration with no counter move, plus at most a scan
+
+
+def test_a_dead_owners_lease_is_taken_only_after_a_lease_duration_seen_here(moto_server, sqlite_store, workers):
+    stream = new_stream(moto_server, 1)
+    shard = "shardId-000000000000"
+    sqlite_store.create(Lease(stream, stream, shard, checkpoint=TRIM_HORIZON))
+    sqlite_store.take(sqlite_store.get(stream, stream, shard), "long-dead")  # however old, its age is unknown here
+    started = time.monotonic()
+    workers(moto_server, stream, sqlite_store, App(), workerId="newcomer")
+    assert wait_for(lambda: sqlite_store.get(stream, stream, shard).owner == "newcomer", 5)
+    assert time.monotonic() - started >= 1.0
+
+
+def test_a_child_shard_starts_at_trim_horizon_even_when_new_shards_start_at_latest(kinesalite, sqlite_store, workers):
+    stream = new_stream(kinesalite, 1)
+    put(kinesalite, stream, ["before-start"])
+    app = App()
+    workers(kinesalite, stream, sqlite_store, app, initialPosition=LATEST, shardSyncPeriod=30.0)
+    assert wait_for(lambda: sqlite_store.list(stream, stream) and sqlite_store.list(stream, stream)[0].owner)
+    time.sleep(0.5)  # the LATEST iterator is taken
+    put(kinesalite, stream, ["after-start"])
+    assert wait_for(lambda: app.records == ["after-start"])
+    boto3.client(
+        "kinesis",
+        endpoint_url=kinesalite.endpoint,
+        region_name=kinesalite.region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ).split_shard(StreamName=stream, ShardToSplit="shardId-000000000000", NewStartingHashKey=str(2**127))
+    time.sleep(0.3)
+    put(kinesalite, stream, ["in-child-before-first-read-%d" % i for i in range(5)])  # before the worker knows the child
+    assert wait_for(lambda: len(app.records) == 6, 15), app.records
+    leases = {lease.shardId: lease for lease in sqlite_store.list(stream, stream)}
+    assert leases["shardId-000000000000"].checkpoint == SHARD_END
+    children = [lease for lease in leases.values() if lease.parents]
+    assert len(children) == 2 and all(lease.parents == ("shardId-000000000000",) for lease in children)
+    assert "before-start" not in app.records
+
+
+def test_a_merged_child_waits_for_both_parents(kinesalite, sqlite_store, workers):
+    stream = new_stream(kinesalite, 2)
+    client = boto3.client(
+        "kinesis",
+        endpoint_url=kinesalite.endpoint,
+        region_name=kinesalite.region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    keys = {"low": "1", "high": str(2**127 + 1)}  # one key per parent
+    records = [AWSKinesisStreams.Record(n, key, keys[key]) for n in range(20) for key in keys]
+    assert producer(kinesalite, stream).putRecords(records).result(10)[0] is None
+    client.merge_shards(StreamName=stream, ShardToMerge="shardId-000000000000", AdjacentShardToMerge="shardId-000000000001")
+    time.sleep(0.3)
+    more = [AWSKinesisStreams.Record(n, key, keys[key]) for n in range(20, 30) for key in keys]
+    assert producer(kinesalite, stream).putRecords(more).result(10)[0] is None
+    seen = []
+    app = App()
+
+    def process(records, cb):
+        seen.extend((cb.shardId, record.partitionKey, record.data) for record in records)
+        cb(None, True)
+
+    workers(kinesalite, stream, sqlite_store, app, processRecords=process)
+    assert wait_for(lambda: len(seen) == 60, 15)
+    child = [lease for lease in sqlite_store.list(stream, stream) if lease.parents]
+    assert [lease.parents for lease in child] == [("shardId-000000000000", "shardId-000000000001")]
+    first_child = [i for i, row in enumerate(seen) if row[0] == child[0].shardId][0]
+    assert all(row[0] != child[0].shardId for row in seen[:first_child]) and first_child == 40  # parents first
+    for key in keys:
+        assert [data for _, k, data in seen if k == key] == list(range(30))
+
+
+def test_max_shards_and_at_timestamp(moto_server, sqlite_store, workers):
+    stream = new_stream(moto_server, 3)
+    put(moto_server, stream, ["old"])
+    time.sleep(1.1)
+    since = time.time()
+    time.sleep(0.1)
+    put(moto_server, stream, ["new"])
+    apps = [App(), App()]
+    capped = workers(moto_server, stream, sqlite_store, apps[0], initialPosition="AT_TIMESTAMP", timestamp=since, maxShards=1)
+    assert wait_for(lambda: len(capped.getStats()) == 1)
+    workers(moto_server, stream, sqlite_store, apps[1], initialPosition="AT_TIMESTAMP", timestamp=since)
+    assert wait_for(lambda: apps[0].records + apps[1].records == ["new"])
+    time.sleep(1.0)
+    assert len(capped.getStats()) == 1 and apps[0].records + apps[1].records == ["new"]
+
+
+def test_a_lease_of_a_shard_that_no_longer_exists_is_cleaned_up(moto_server, sqlite_store, workers):
+    stream = new_stream(moto_server, 1)
+    gone = Lease(stream, stream, "shardId-000000000099", checkpoint="4959" + "0" * 51 + "1")
+    sqlite_store.create(gone)
+    put(moto_server, stream, range(5))
+    app = App()
+    workers(moto_server, stream, sqlite_store, app)
+    assert wait_for(lambda: app.records == [0, 1, 2, 3, 4])
+    assert [lease.shardId for lease in sqlite_store.list(stream, stream)] == ["shardId-000000000000"]
+
+
+def test_a_record_that_is_not_json_comes_as_bytes_and_reading_goes_on(moto_server, sqlite_store, workers):
+    stream = new_stream(moto_server, 1)
+    put(moto_server, stream, [1])
+    error, _ = producer(moto_server, stream).putRecord(AWSKinesisStreams.Record(b"\xffnot json", "k")).result(10)
+    assert error is None
+    put(moto_server, stream, [2])
+    app = App()
+    workers(moto_server, stream, sqlite_store, app)
+    assert wait_for(lambda: len(app.records) == 3)
+    assert app.records == [b"1", b"\xffnot json", b"2"]  # one GetRecords call: its whole batch as bytes
+    assert [e.type for _, e in app.errors] == [AWS_KINESIS_STREAMS_ERROR.UNEXPECTED_RESPONSE]
+
+
+def test_one_table_serves_two_applications_on_one_stream(moto_server, store, workers):
+    stream = new_stream(moto_server, 1)
+    put(moto_server, stream, range(5))
+    first, second = App(), App()
+    workers(moto_server, stream, store, first, applicationName="billing")
+    workers(moto_server, stream, store, second, applicationName="audit")
+    assert wait_for(lambda: first.records == list(range(5)) and second.records == list(range(5)))
+    assert [l.application for l in store.list("billing", stream)] == ["billing"]
+    assert [l.owner is not None for l in store.list("audit", stream)] == [True]
+
+
+def test_shards_spread_fairly_when_a_second_worker_comes(moto_server, sqlite_store, workers):
+    stream = new_stream(moto_server, 4)
+    first_app, second_app = App(), App()
+    first = workers(moto_server, stream, sqlite_store, first_app, workerId="first")
+    assert wait_for(lambda: len(first.getStats()) == 4)
+    second = workers(moto_server, stream, sqlite_store, second_app, workerId="second")
+    assert wait_for(lambda: len(first.getStats()) == 2 and len(second.getStats()) == 2, 15)
+    owners = sorted(lease.owner for lease in sqlite_store.list(stream, stream))
+    assert owners == ["first", "first", "second", "second"]
+    assert not first_app.errors  # handed over at a batch boundary, not taken from under it
+
+
+def test_get_records_pace_limit_backoff_and_lag(moto_server, sqlite_store, workers):
+    stream = new_stream(moto_server, 1)
+    put(moto_server, stream, range(500))
+    throttles = [3]
+    stamps = []
+
+    def rule(call):
+        if call.action != "GetRecords":
+            return None
+        stamps.append(time.monotonic())
+        if len(stamps) > 2 and throttles[0]:
+            throttles[0] -= 1
+            return aws_error(400, "ProvisionedThroughputExceededException", "Rate exceeded for shard")
+        return None
+
+    app = App()
+    with Proxy(moto_server.endpoint, rule=rule) as proxy:
+        worker = workers(moto_server, stream, sqlite_store, app, endpoint=proxy.endpoint, limit=100)
+        assert wait_for(lambda: len(app.records) == 500 and len(stamps) >= 10, 20)
+        stats = worker.getStats()
+    gaps = [b - a for a, b in zip(stamps, stamps[1:])]
+    # never more than 5 GetRecords a second on the shard (0.1 s left for the proxy's own timing)
+    assert max(sum(1 for t in stamps if start <= t < start + 0.9) for start in stamps) <= 5
+    assert gaps[2] < gaps[3] < gaps[4]  # backing off on throttling
+    assert gaps[-1] >= 0.9  # polling at the fast pace (1 s) once caught up
+    assert not app.errors  # throttling is not an application error
+    assert stats["shardId-000000000000"]["millisBehindLatest"] == 0
+
+
+def test_a_wrongly_initialized_worker_or_store_reports_a_library_error():
+    outcomes = []
+    worker = AWSKinesisStreams.Worker("us-east-1", "k", "s", "stream", {"limit": 0, "bogus": 1})
+    worker.start(outcomes.append)
+    AWSKinesisStreams.Worker("us-east-1", "k", "s", "stream", processRecords=print, pace="warp").start(outcomes.append)
+    assert imp.run(5)
+    assert [error.type for error in outcomes] == [AWS_KINESIS_STREAMS_ERROR.LIBRARY_ERROR] * 2
+    assert "processRecords" in outcomes[0].details and "bogus" in outcomes[0].details and "limit" in outcomes[0].details
+    assert "pace" in outcomes[1].details
+    for store in (SQLiteLeaseStore(None), AWSKinesisStreams.DynamoDBLeaseStore("", "us-east-1", None, "s")):
+        started = []
+        worker = AWSKinesisStreams.Worker("us-east-1", "k", "s", "stream", processRecords=print, leaseStore=store)
+        worker.start(started.append)
+        assert wait_for(lambda: started)
+        worker.stop()
+        assert started[0].type == AWS_KINESIS_STREAMS_ERROR.LIBRARY_ERROR and "wrongly initialized" in started[0].details
+
