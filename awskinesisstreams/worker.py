@@ -388,8 +388,17 @@ class Worker(AWSKinesisStreams):
         timeout: Optional[Timeout] = None,
         **keywords: Any,
     ) -> None:
+        # retries=0: each shard reader backs off and retries on its own pace (at most 5 GetRecords
+        # a second per shard), which quick client-level retries of a throttle would break.
         super().__init__(
-            region, accessKeyId, secretAccessKey, streamName, endpoint=endpoint, sessionToken=sessionToken, timeout=timeout
+            region,
+            accessKeyId,
+            secretAccessKey,
+            streamName,
+            endpoint=endpoint,
+            sessionToken=sessionToken,
+            timeout=timeout,
+            retries=0,
         )
         given = dict(options or {}, **keywords) if isinstance(options, (dict, type(None))) else {}
         self._callbacks = {name: given.pop(name, None) for name in CALLBACKS}
