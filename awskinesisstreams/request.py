@@ -14,7 +14,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, Optional, Tuple
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 from requests.structures import CaseInsensitiveDict
@@ -95,8 +95,10 @@ class SigV4Signer:
             self._second = second
         return self._amz_date
 
-    def sign(self, host: str, headers: Dict[str, str], body: bytes, amz_date: Optional[str] = None) -> Dict[str, str]:
-        """`headers` plus X-Amz-Date, the session token if any, and Authorization.
+    def sign(
+        self, host: str, headers: Dict[str, str], body: bytes, amz_date: Optional[str] = None, path: str = "/"
+    ) -> Dict[str, str]:
+        """`headers` plus X-Amz-Date, the session token if any, and Authorization, for a POST to `path`.
 
         Every header given is signed, with `host`; `amz_date` (YYYYMMDDTHHMMSSZ) fixes the
         time for tests.
@@ -112,7 +114,8 @@ class SigV4Signer:
             canonical[name.lower()] = " ".join(value.split())
         names = sorted(canonical)
         signed_headers = ";".join(names)
-        canonical_request = "POST\n/\n\n%s\n%s\n%s" % (
+        canonical_request = "POST\n%s\n\n%s\n%s\n%s" % (
+            quote(path, safe="/~"),
             "".join("%s:%s\n" % (name, canonical[name]) for name in names),
             signed_headers,
             hashlib.sha256(body).hexdigest(),
@@ -173,6 +176,7 @@ class AwsJsonClient:
         self.retry = retry
         self._url = endpoint + "/"
         self._host = _canonical_host(endpoint)
+        self._path = urlsplit(self._url).path  # "/", or a proxy's path prefix plus "/"
         self._target_prefix = target_prefix
         self._content_type = "application/x-amz-json-" + json_version
         self._signer = SigV4Signer(credentials, region, service)
@@ -263,6 +267,7 @@ class AwsJsonClient:
             self._host,
             {"Content-Type": self._content_type, "X-Amz-Target": self._target_prefix + "." + action},
             body,
+            path=self._path,
         )
         debug = logger.isEnabledFor(logging.DEBUG)
         if debug:

@@ -4,6 +4,7 @@ import datetime
 import hmac
 import json
 from unittest import mock
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -32,12 +33,16 @@ def botocore_headers(url, token):
 @pytest.mark.parametrize("token", [None, "FwoGZXIvYXdzEJr//session+token="])
 @pytest.mark.parametrize(
     "url, host",
-    [("https://kinesis.eu-west-1.amazonaws.com/", "kinesis.eu-west-1.amazonaws.com"), ("http://127.0.0.1:4567/", "127.0.0.1:4567")],
+    [
+        ("https://kinesis.eu-west-1.amazonaws.com/", "kinesis.eu-west-1.amazonaws.com"),
+        ("http://127.0.0.1:4567/", "127.0.0.1:4567"),
+        ("http://127.0.0.1:4567/kinesis-proxy/", "127.0.0.1:4567"),  # an endpoint behind a path prefix
+    ],
 )
 def test_authorization_equals_botocore(token, url, host):
     ours = SigV4Signer(
         Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", token), "eu-west-1", "kinesis"
-    ).sign(host, HEADERS, BODY, AMZ_DATE)
+    ).sign(host, HEADERS, BODY, AMZ_DATE, path=urlsplit(url).path)
     theirs = botocore_headers(url, token)
     assert ours["Authorization"] == theirs["Authorization"]
     assert ours["X-Amz-Date"] == theirs["X-Amz-Date"] == AMZ_DATE

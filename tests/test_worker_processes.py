@@ -111,6 +111,8 @@ def test_worker_processes_survive_kill_split_and_graceful_stop(request, kinesali
             for result in results:
                 last_in_shard[result.shardId] = result.sequenceNumber
             if batch == 8:
+                # kill w0 mid-stream: once it has processed records (however slowly the processes started)
+                assert wait_for(lambda: workers.lines()[0]["w0"], 60), "w0 processed nothing in 60 s"
                 workers.procs["w0"].send_signal(signal.SIGKILL)
             elif batch == 14:
                 split_first_shard(kinesalite, stream)
