@@ -123,7 +123,7 @@ class Kinesis:
         later requests within the client's retry policy; each result is its record's final
         outcome. If such a later request fails outright, its records get that error as result.
         """
-        if not isinstance(records, (list, tuple)) or not records:
+        if not isinstance(records, list) or not records:
             raise library_error("records must be a non-empty list of AWSKinesisStreams.Record, got %s" % _describe(records))
         if len(records) > MAX_RECORDS_PER_PUT:
             raise library_error("putRecords takes at most %d records, got %d" % (MAX_RECORDS_PER_PUT, len(records)))

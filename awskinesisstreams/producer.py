@@ -41,7 +41,7 @@ class Producer(AWSKinesisStreams):
         The results are in the order of `records`. On error they are `[]` and every record
         counts as failed.
         """
-        count = len(records) if isinstance(records, (list, tuple)) else 0
+        count = len(records) if isinstance(records, list) else 0
 
         def success(outcome: Tuple[int, List[PutRecordResult]]) -> Outcome:
             return (None,) + outcome

@@ -4,7 +4,7 @@ import json
 from typing import Any, Callable, Optional, Union
 
 from .enums import AWS_KINESIS_STREAMS_ENCRYPTION_TYPE
-from .error import Error, library_error
+from .error import library_error
 
 Encoder = Callable[[Any], Union[str, bytes]]
 

@@ -6,6 +6,7 @@ import pytest
 
 from awskinesisstreams import AWSKinesisStreams
 from awskinesisstreams.local import LocalKinesis
+from atomic_dynamodb import dynamodb_endpoint  # noqa: F401  (a fixture: DynamoDB on moto, made atomic)
 from servers import Kinesalite
 
 

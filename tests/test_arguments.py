@@ -126,6 +126,7 @@ def test_put_record_wrong_record(endpoint, record):
         (123, 0),
         ({"val": "123"}, 0),
         ([], 0),
+        ((Record(1, "k"),), 0),  # a tuple is not the list (Squirrel array) the contract asks for
         (["abc", "def"], 2),
         ([{"val": "123"}], 1),
         ([AWSKinesisStreams.PutRecordResult()], 1),

@@ -4,7 +4,7 @@
 import multiprocessing
 
 import pytest
-from atomic_dynamodb import dynamodb_endpoint, dynamodb_store  # noqa: F401  (a fixture)
+from atomic_dynamodb import dynamodb_store
 
 from awskinesisstreams.dynamodb import DynamoDBLeaseStore
 from awskinesisstreams.leases import LATEST, SHARD_END, TRIM_HORIZON, Lease, SQLiteLeaseStore

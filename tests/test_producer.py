@@ -156,13 +156,6 @@ def test_put_records_at_the_limit(moto_server, stream, count):
     assert err is None and failed == 0 and len(results) == count
 
 
-def test_every_record_of_a_tuple_counts_as_failed_on_error(moto_server):
-    """A tuple of Records is written like a list, so on error each of them must count as failed."""
-    p = producer(moto_server, "no-such-stream")
-    err, failed, results = p.putRecords((Record(1, "k"), Record(2, "k"))).result(10)
-    assert err.httpStatus == 400 and (failed, results) == (2, [])
-
-
 def test_get_shards_of_a_missing_stream(any_server):
     err, shards = consumer(any_server, "no-such-stream").getShards(None).result(10)
     assert err.type == 1 and err.httpStatus == 400 and shards == []

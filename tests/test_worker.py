@@ -7,7 +7,7 @@ import boto3
 import pytest
 from conftest import new_stream, producer
 from proxy import Proxy, aws_error
-from atomic_dynamodb import dynamodb_endpoint, dynamodb_store  # noqa: F401  (a fixture)
+from atomic_dynamodb import dynamodb_store
 
 from awskinesisstreams import AWS_KINESIS_STREAMS_ERROR, AWSKinesisStreams, imp
 from awskinesisstreams.leases import LATEST, SHARD_END, TRIM_HORIZON, Lease, SQLiteLeaseStore

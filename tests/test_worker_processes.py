@@ -12,7 +12,7 @@ import time
 
 import boto3
 import pytest
-from atomic_dynamodb import dynamodb_endpoint, dynamodb_store  # noqa: F401  (a fixture)
+from atomic_dynamodb import dynamodb_store
 from conftest import new_stream, producer
 
 from awskinesisstreams import AWSKinesisStreams
