@@ -71,8 +71,13 @@ class Loop:
         assert pool is not None
 
         def done(task: "Future[Tuple[Any, ...]]") -> None:
-            args = task.result()
-            self._enqueue(lambda: _deliver(callback, args, future))
+            error = task.exception()
+            if error is None:
+                args = task.result()
+                self._enqueue(lambda: _deliver(callback, args, future))
+            else:  # a bug in `work`: fail its Future and log it on the loop, never leave the loop waiting
+                future.set_exception(error)
+                self._enqueue(lambda: _raise(error))
 
         pool.submit(work).add_done_callback(done)
         return future
@@ -173,6 +178,10 @@ class Loop:
                 self._pending -= 1
                 if self._pending == 0:
                     self._cond.notify_all()
+
+
+def _raise(error: BaseException) -> None:
+    raise error
 
 
 def _deliver(callback: Callback, args: Tuple[Any, ...], future: "Future[Tuple[Any, ...]]") -> None:

@@ -195,3 +195,18 @@ def test_http_runs_on_a_bounded_pool_of_kept_alive_connections():
         counting.close()
     assert 1 < counting.most <= LOOP.max_workers
     assert len(counting.ports) <= LOOP.max_workers  # 40 calls, one connection per worker at most
+
+
+def test_work_that_raises_fails_its_future_and_the_loop_goes_on(caplog):
+    """`work` is meant to return its callback's arguments; if a bug makes it raise, nothing waits forever."""
+
+    def broken():
+        raise ZeroDivisionError("a bug")
+
+    called = []
+    with caplog.at_level(logging.ERROR, logger="awskinesisstreams"):
+        future = LOOP.call(broken, lambda *args: called.append(args))
+        assert isinstance(future.exception(timeout=5), ZeroDivisionError)
+        assert imp.run(timeout=5) is True
+    assert called == []
+    assert any("ZeroDivisionError" in (record.exc_text or "") for record in caplog.records)
