@@ -9,8 +9,7 @@ import time
 from collections import Counter, defaultdict
 from concurrent.futures import wait
 
-import boto3
-from conftest import new_stream, producer
+from conftest import boto_kinesis, new_stream, producer
 
 from awskinesisstreams import AWSKinesisStreams
 from awskinesisstreams.local import LocalKinesis
@@ -66,13 +65,7 @@ def drive(p, first_id, singles, batches, batch_size, outcomes):
 
 def read_stream(server, name):
     """Every record in the stream, straight from the server: {(shardId, sequenceNumber): (partitionKey, data)}."""
-    kinesis = boto3.client(
-        "kinesis",
-        region_name=server.region,
-        endpoint_url=server.endpoint,
-        aws_access_key_id=server.accessKeyId,
-        aws_secret_access_key=server.secretAccessKey,
-    )
+    kinesis = boto_kinesis(server)
     found = {}
     for shard in kinesis.list_shards(StreamName=name)["Shards"]:
         iterator = kinesis.get_shard_iterator(

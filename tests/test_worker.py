@@ -3,9 +3,8 @@
 import threading
 import time
 
-import boto3
 import pytest
-from conftest import new_stream, producer
+from conftest import boto_kinesis, new_stream, producer
 from proxy import Proxy, aws_error
 from atomic_dynamodb import dynamodb_store
 
@@ -192,13 +191,7 @@ def test_a_child_shard_starts_at_trim_horizon_even_when_new_shards_start_at_late
     time.sleep(0.5)  # the LATEST iterator is taken
     put(kinesalite, stream, ["after-start"])
     assert wait_for(lambda: app.records == ["after-start"])
-    boto3.client(
-        "kinesis",
-        endpoint_url=kinesalite.endpoint,
-        region_name=kinesalite.region,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    ).split_shard(StreamName=stream, ShardToSplit="shardId-000000000000", NewStartingHashKey=str(2**127))
+    boto_kinesis(kinesalite).split_shard(StreamName=stream, ShardToSplit="shardId-000000000000", NewStartingHashKey=str(2**127))
     time.sleep(0.3)
     put(kinesalite, stream, ["in-child-before-first-read-%d" % i for i in range(5)])  # before the worker knows the child
     assert wait_for(lambda: len(app.records) == 6, 15), app.records
@@ -211,13 +204,7 @@ def test_a_child_shard_starts_at_trim_horizon_even_when_new_shards_start_at_late
 
 def test_a_merged_child_waits_for_both_parents(kinesalite, sqlite_store, workers):
     stream = new_stream(kinesalite, 2)
-    client = boto3.client(
-        "kinesis",
-        endpoint_url=kinesalite.endpoint,
-        region_name=kinesalite.region,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    client = boto_kinesis(kinesalite)
     keys = {"low": "1", "high": str(2**127 + 1)}  # one key per parent
     records = [AWSKinesisStreams.Record(n, key, keys[key]) for n in range(20) for key in keys]
     assert producer(kinesalite, stream).putRecords(records).result(10)[0] is None

@@ -10,10 +10,9 @@ import subprocess
 import sys
 import time
 
-import boto3
 import pytest
 from atomic_dynamodb import dynamodb_store
-from conftest import new_stream, producer
+from conftest import boto_kinesis, new_stream, producer
 
 from awskinesisstreams import AWSKinesisStreams
 from awskinesisstreams.leases import SHARD_END, SQLiteLeaseStore
@@ -63,13 +62,7 @@ class Workers:
 
 
 def split_first_shard(server, stream):
-    client = boto3.client(
-        "kinesis",
-        endpoint_url=server.endpoint,
-        region_name=server.region,
-        aws_access_key_id=server.accessKeyId,
-        aws_secret_access_key=server.secretAccessKey,
-    )
+    client = boto_kinesis(server)
     client.split_shard(StreamName=stream, ShardToSplit="shardId-000000000000", NewStartingHashKey=str(2**125))
     client.get_waiter("stream_exists").wait(StreamName=stream, WaiterConfig={"Delay": 0.2, "MaxAttempts": 100})
 
