@@ -1,5 +1,6 @@
 """Shared fixtures: real Kinesis-compatible servers on 127.0.0.1, and fresh streams on them."""
 
+import time
 import uuid
 
 import pytest
@@ -66,3 +67,13 @@ def consumer(server, stream_name, isBlob=False, **kwargs):
     return AWSKinesisStreams.Consumer(
         server.region, server.accessKeyId, server.secretAccessKey, stream_name, isBlob, endpoint=server.endpoint, **kwargs
     )
+
+
+def wait_for(condition, seconds=15.0, step=0.05):
+    """Poll `condition` every `step` seconds until it is true (True) or `seconds` pass (False)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(step)
+    return False

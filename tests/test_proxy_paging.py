@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from conftest import new_stream
 
 from awskinesisstreams import AWSKinesisStreams
@@ -27,25 +29,18 @@ def aws_list_shards_rules(page_size, stream_name):
     return rule
 
 
-def test_get_shards_pages_with_next_token_alone(moto_server):
-    name = new_stream(moto_server, 7)
-    with Proxy(moto_server.endpoint, rule=aws_list_shards_rules(3, name)) as proxy:
+@pytest.mark.parametrize(
+    "shards, page, timeout",
+    [(7, 3, 10), (230, 100, 20)],  # a few small pages; over 100 shards (DescribeStream's old page size)
+)
+def test_get_shards_pages_with_next_token_alone(moto_server, shards, page, timeout):
+    """Every shard once and in order; only the first page names the stream, later ones send NextToken alone."""
+    name = new_stream(moto_server, shards)
+    with Proxy(moto_server.endpoint, rule=aws_list_shards_rules(page, name)) as proxy:
         c = AWSKinesisStreams.Consumer("us-east-1", "k", "s", name, endpoint=proxy.endpoint)
-        err, shards = c.getShards(None).result(10)
+        err, found = c.getShards(None).result(timeout)
         pages = [call.body for call in proxy.calls if call.action == "ListShards"]
     assert err is None
-    assert shards == ["shardId-%012d" % i for i in range(7)]
-    assert len(pages) == 3
+    assert found == ["shardId-%012d" % i for i in range(shards)]
+    assert len(pages) == -(-shards // page)
     assert "StreamName" in pages[0] and all(set(p) == {"NextToken", "MaxResults"} for p in pages[1:])
-
-
-def test_get_shards_of_a_stream_with_more_than_100_shards(moto_server):
-    """Over 100 shards, in pages of 100 (DescribeStream's old limit), every shard once and in order."""
-    name = new_stream(moto_server, 230)
-    with Proxy(moto_server.endpoint, rule=aws_list_shards_rules(100, name)) as proxy:
-        c = AWSKinesisStreams.Consumer("us-east-1", "k", "s", name, endpoint=proxy.endpoint)
-        err, shards = c.getShards(None).result(20)
-        pages = [call.body for call in proxy.calls if call.action == "ListShards"]
-    assert err is None
-    assert shards == ["shardId-%012d" % i for i in range(230)]
-    assert len(pages) == 3 and all(set(p) == {"NextToken", "MaxResults"} for p in pages[1:])

@@ -4,7 +4,7 @@ import threading
 import time
 
 import pytest
-from conftest import boto_kinesis, new_stream, producer
+from conftest import boto_kinesis, new_stream, producer, wait_for
 from proxy import Proxy, aws_error
 from atomic_dynamodb import dynamodb_store
 
@@ -77,15 +77,6 @@ def workers():
     for worker, event in zip(made, stopped):
         worker.stop(lambda error, event=event: event.set())
     assert all(event.wait(20) for event in stopped)
-
-
-def wait_for(condition, seconds=15.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def put(server, stream, numbers, key="k"):

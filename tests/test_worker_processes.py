@@ -12,7 +12,7 @@ import time
 
 import pytest
 from atomic_dynamodb import dynamodb_store
-from conftest import boto_kinesis, new_stream, producer
+from conftest import boto_kinesis, new_stream, producer, wait_for
 
 from awskinesisstreams import AWSKinesisStreams
 from awskinesisstreams.leases import SHARD_END, SQLiteLeaseStore
@@ -67,15 +67,6 @@ def split_first_shard(server, stream):
     client.get_waiter("stream_exists").wait(StreamName=stream, WaiterConfig={"Delay": 0.2, "MaxAttempts": 100})
 
 
-def wait_for(condition, seconds):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.5)
-    return False
-
-
 @pytest.mark.parametrize("kind", ["sqlite", "dynamodb"])
 def test_worker_processes_survive_kill_split_and_graceful_stop(request, kinesalite, tmp_path, kind):
     stream = new_stream(kinesalite, 4)
@@ -105,7 +96,7 @@ def test_worker_processes_survive_kill_split_and_graceful_stop(request, kinesali
                 last_in_shard[result.shardId] = result.sequenceNumber
             if batch == 8:
                 # kill w0 mid-stream: once it has processed records (however slowly the processes started)
-                assert wait_for(lambda: workers.lines()[0]["w0"], 60), "w0 processed nothing in 60 s"
+                assert wait_for(lambda: workers.lines()[0]["w0"], 60, step=0.5), "w0 processed nothing in 60 s"
                 workers.procs["w0"].send_signal(signal.SIGKILL)
             elif batch == 14:
                 split_first_shard(kinesalite, stream)
@@ -122,7 +113,7 @@ def test_worker_processes_survive_kill_split_and_graceful_stop(request, kinesali
                 checkpoints.get(shard) == sequence for shard, sequence in open_shards.items()
             )
 
-        assert wait_for(final_checkpoints, 60), store.list(stream, stream)
+        assert wait_for(final_checkpoints, 60, step=0.5), store.list(stream, stream)
         assert workers.procs["w1"].wait(15) == 0
         for name in ("w2", "w3"):
             workers.procs[name].send_signal(signal.SIGTERM)
