@@ -10,10 +10,11 @@ import hmac
 import json
 import logging
 import os
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, Optional, Tuple, TypeVar
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -24,6 +25,7 @@ from .error import Error
 from .retry import Attempts, Retry
 
 logger = logging.getLogger("awskinesisstreams")
+T = TypeVar("T")
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 # `Response.content` reads 10 KiB at a time; a GetRecords answer runs to megabytes, so read it in
@@ -217,10 +219,22 @@ class AwsJsonClient:
         `attempts` shares one call's retry count and time budget over several requests
         (PutRecords resending its failed records); by default each call starts afresh.
         """
+        return self._retrying(action, lambda: self._answer(action, *self._post(action, body), required), attempts)
+
+    def open_stream(self, action: str, body: bytes) -> "OpenStream":
+        """POST `body` as `action` and hand back the 2xx answer still open, to be read as it arrives.
+
+        For actions that answer an event stream (SubscribeToShard). A non-2xx answer (its body
+        is JSON as usual) or none at all raises REQUEST_FAILED, after the same retries as `call`.
+        """
+        return self._retrying(action, lambda: self._open(action, body), None)
+
+    def _retrying(self, action: str, attempt: Callable[[], T], attempts: Optional[Attempts]) -> T:
+        """`attempt()` until it succeeds or the retry policy gives up; requests' exceptions become REQUEST_FAILED."""
         attempts = attempts or self.retry.start()
         while True:
             try:
-                return self._answer(action, *self._post(action, body), required)
+                return attempt()
             except requests.RequestException as exc:
                 error = Error(
                     AWS_KINESIS_STREAMS_ERROR.REQUEST_FAILED,
@@ -261,21 +275,25 @@ class AwsJsonClient:
             )
         return answer
 
-    def _post(self, action: str, body: bytes) -> Tuple[int, bytes]:
-        """Sign and POST `body`: the status and body of the answer (requests' exceptions pass through)."""
+    def _send(self, action: str, body: bytes, stream: bool = False) -> requests.Response:
+        """Sign and POST `body`; with `stream`, the answer's body is left to be read (requests' exceptions pass through)."""
         headers = self._signer.sign(
             self._host,
             {"Content-Type": self._content_type, "X-Amz-Target": self._target_prefix + "." + action},
             body,
             path=self._path,
         )
+        return self._adapter().send(
+            self._prepare(headers, body), stream=stream, timeout=self._timeout, verify=self._verify, proxies=self._proxies
+        )
+
+    def _post(self, action: str, body: bytes) -> Tuple[int, bytes]:
+        """Sign and POST `body`: the status and body of the answer (requests' exceptions pass through)."""
         debug = logger.isEnabledFor(logging.DEBUG)
         if debug:
             logger.debug("-> %s %s (%d bytes)", action, self.endpoint, len(body))
             started = time.perf_counter()
-        response = self._adapter().send(
-            self._prepare(headers, body), timeout=self._timeout, verify=self._verify, proxies=self._proxies
-        )
+        response = self._send(action, body)
         content = b"".join(response.iter_content(READ_CHUNK))
         if debug:
             logger.debug(
@@ -286,6 +304,50 @@ class AwsJsonClient:
                 (time.perf_counter() - started) * 1000,
             )
         return response.status_code, content
+
+    def _open(self, action: str, body: bytes) -> "OpenStream":
+        logger.debug("-> %s %s (%d bytes, streamed answer)", action, self.endpoint, len(body))
+        response = self._send(action, body, stream=True)
+        if not 200 <= response.status_code < 300:
+            try:
+                content = b"".join(response.iter_content(READ_CHUNK))
+            finally:
+                response.close()
+            self._answer(action, response.status_code, content, ())  # raises the status's Error
+        logger.debug("<- %s HTTP %d, stream open", action, response.status_code)
+        return OpenStream(action, self.endpoint, response)
+
+
+class OpenStream:
+    """A 2xx answer being received: its body's chunks as they arrive, until it ends or `close()` is called."""
+
+    def __init__(self, action: str, endpoint: str, response: requests.Response) -> None:
+        self.action = action
+        self.status = response.status_code
+        self.content_type = response.headers.get("Content-Type", "")
+        self._endpoint = endpoint
+        self._response = response
+
+    def chunks(self) -> Iterator[bytes]:
+        """Each piece of the body as it comes off the wire; a lost connection or a read timeout raises REQUEST_FAILED."""
+        try:
+            yield from self._response.iter_content(None)
+        except requests.RequestException as exc:
+            raise Error(
+                AWS_KINESIS_STREAMS_ERROR.REQUEST_FAILED,
+                "%s stream from %s ended: %s" % (self.action, self._endpoint, _reason(exc)),
+            ) from None
+
+    def close(self) -> None:
+        """End the answer now, from any thread: a read blocked on the socket returns at once."""
+        connection = getattr(self._response.raw, "connection", None)
+        sock = getattr(connection, "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed by the other side
+        self._response.close()
 
 
 def _decode(content: bytes) -> Any:

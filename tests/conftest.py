@@ -8,7 +8,7 @@ import pytest
 from awskinesisstreams import AWSKinesisStreams
 from awskinesisstreams.local import LocalKinesis
 from atomic_dynamodb import dynamodb_endpoint  # noqa: F401  (a fixture: DynamoDB on moto, made atomic)
-from servers import Kinesalite
+from servers import Kinesalite, KinesisMock
 
 
 @pytest.fixture(scope="session")
@@ -77,3 +77,10 @@ def wait_for(condition, seconds=15.0, step=0.05):
             return True
         time.sleep(step)
     return False
+
+
+@pytest.fixture(scope="session")
+def kinesis_mock():
+    """kinesis-mock: the server with stream consumers and SubscribeToShard (enhanced fan-out)."""
+    with KinesisMock() as server:
+        yield server
