@@ -19,6 +19,7 @@ from urllib.parse import quote, urlsplit
 
 import requests
 from requests.structures import CaseInsensitiveDict
+from urllib3.exceptions import ReadTimeoutError
 
 from .enums import AWS_KINESIS_STREAMS_ERROR
 from .error import Error
@@ -371,8 +372,8 @@ def _reason(exc: requests.RequestException) -> str:
     """What went wrong on the wire, in words: refused, timed out, TLS, cut short."""
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return "connect timed out"
-    if isinstance(exc, requests.exceptions.ReadTimeout):
-        return "read timed out"
+    if isinstance(exc, requests.exceptions.ReadTimeout) or (exc.args and isinstance(exc.args[0], ReadTimeoutError)):
+        return "read timed out"  # the second kind: a timeout while a streamed body was read
     if isinstance(exc, requests.exceptions.SSLError):
         return "TLS failure (%s)" % exc
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):
