@@ -189,6 +189,7 @@ def _parse(data: bytes, end: int) -> Optional[List[UserRecord]]:
     hash_keys: List[str] = []
     found: List[Tuple[int, Optional[int], bytes]] = []  # indexes resolved once the tables are all read
     append = found.append
+    add_key = keys.append
     pos = 4
     while pos < end:
         tag = data[pos]
@@ -239,7 +240,10 @@ def _parse(data: bytes, end: int) -> Optional[List[UserRecord]]:
             pos = start + length
             if pos > end:
                 return None
-            (keys if tag == _KEY_TABLE else hash_keys).append(data[start:pos].decode("utf-8"))
+            if tag == _KEY_TABLE:
+                add_key(data[start:pos].decode())
+            else:
+                hash_keys.append(data[start:pos].decode())
         else:
             pos = _skip(data, pos, end)
     if pos != end:
