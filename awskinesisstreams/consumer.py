@@ -16,7 +16,9 @@ from .streams import AWSKinesisStreams, Outcome
 class Consumer(AWSKinesisStreams):
     """Reads the stream named at construction; records come back as `bytes` if `isBlob`, else decoded JSON.
 
-    `Consumer(region, accessKeyId, secretAccessKey, streamName, isBlob=False, *, endpoint=None, sessionToken=None)`
+    `Consumer(region, accessKeyId, secretAccessKey, streamName, isBlob=False, *, deaggregate=False,
+    endpoint=None, sessionToken=None)`; with `deaggregate`, KPL-aggregated records come back as
+    their user records.
     """
 
     def __init__(
@@ -27,6 +29,7 @@ class Consumer(AWSKinesisStreams):
         streamName: str,
         isBlob: bool = False,
         *,
+        deaggregate: bool = False,
         endpoint: Optional[str] = None,
         sessionToken: Optional[str] = None,
         timeout: Optional[Timeout] = None,
@@ -47,6 +50,9 @@ class Consumer(AWSKinesisStreams):
         if not isinstance(isBlob, bool) and self._init_error is None:
             self._init_error = library_error("Consumer wrongly initialized: isBlob must be a boolean")
         self._isBlob = bool(isBlob)
+        if not isinstance(deaggregate, bool) and self._init_error is None:
+            self._init_error = library_error("Consumer wrongly initialized: deaggregate must be a boolean")
+        self._deaggregate = deaggregate is True
         self._stream_consumers: Optional[StreamConsumers] = None
 
     def getShards(self, callback: Callable[[Any, List[str]], Any]) -> "Future[Outcome]":
@@ -84,7 +90,7 @@ class Consumer(AWSKinesisStreams):
         options: Dict[str, Any],
         callback: Callable[[Any, List[Record], int, Optional[Dict[str, Any]]], Any],
     ) -> "Future[Outcome]":
-        """Read the next records at `options["shardIterator"]` (at most `options["limit"]`).
+        """Read the next records at `options["shardIterator"]` (at most `options["limit"]` Kinesis records).
 
         `callback(error, records, millisBehindLatest, nextOptions)`; `nextOptions` is None
         once a closed shard has been read to its end.
@@ -92,7 +98,7 @@ class Consumer(AWSKinesisStreams):
         return self._request(
             "getRecords",
             callback,
-            lambda kinesis: kinesis.get_records(options, self._isBlob),
+            lambda kinesis: kinesis.get_records(options, self._isBlob, self._deaggregate),
             lambda outcome: (None,) + outcome,
             ([], 0, None),
         )
@@ -179,7 +185,7 @@ class Consumer(AWSKinesisStreams):
         def prepare(kinesis: Kinesis) -> Callable[[], Tuple[Optional[Dict[str, Any]], List[str]]]:
             if not callable(onEvent):
                 raise library_error("onEvent must be callable")
-            subscription = self._consumers(kinesis).subscription(options, self._isBlob)
+            subscription = self._consumers(kinesis).subscription(options, self._isBlob, self._deaggregate)
             made.append(subscription)
             return Relay(subscription, onEvent).run
 

@@ -141,7 +141,7 @@ class StreamConsumers:
 
         return send
 
-    def subscription(self, options: object, is_blob: bool) -> "Subscription":
+    def subscription(self, options: object, is_blob: bool, unpack: bool) -> "Subscription":
         """A SubscribeToShard call for `options` (consumerARN, shardId, type and its starting point), not yet made."""
         if not isinstance(options, dict):
             raise library_error("options must be a table (dict) with consumerARN, shardId and type, got %s" % _describe(options))
@@ -160,17 +160,18 @@ class StreamConsumers:
         if timestamp is not None:
             position["Timestamp"] = timestamp
         body = _json({"ConsumerARN": options["consumerARN"], "ShardId": options["shardId"], "StartingPosition": position})
-        return Subscription(self, dict(options), body, is_blob)
+        return Subscription(self, dict(options), body, is_blob, unpack)
 
 
 class Subscription:
     """One SubscribeToShard: `run(emit)` opens it and hands each event to `emit` until it ends; `close()` ends it now."""
 
-    def __init__(self, consumers: StreamConsumers, options: Dict[str, Any], body: bytes, is_blob: bool) -> None:
+    def __init__(self, consumers: StreamConsumers, options: Dict[str, Any], body: bytes, is_blob: bool, unpack: bool) -> None:
         self.options = options
         self._client = consumers.client
         self._body = body
         self._is_blob = is_blob
+        self._unpack = unpack
         self._lock = threading.Lock()
         self._stream: Optional[OpenStream] = None
         self.closed = False
@@ -234,7 +235,7 @@ class Subscription:
             event = self._payload(message, status)
             continuation = event.get("ContinuationSequenceNumber")
             after = next_options(self.options, continuation) if continuation else None
-            records = decode_records("SubscribeToShard", event, self._is_blob, after)
+            records = decode_records("SubscribeToShard", event, self._is_blob, self._unpack, after)
             children = [child.get("ShardId") for child in event.get("ChildShards") or () if isinstance(child, dict)]
             if not emit(records, event.get("MillisBehindLatest") or 0, continuation):
                 self.close()

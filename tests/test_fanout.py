@@ -123,6 +123,29 @@ def test_blob_records_come_back_as_bytes(kinesis_mock, mock_stream):
     assert error is None and [r.data for r in got] == blobs
 
 
+@pytest.mark.parametrize("deaggregate", [True, False])
+def test_aggregated_records_are_deaggregated_as_get_records_does(kinesis_mock, mock_stream, deaggregate):
+    from test_deaggregation import aggregated, write
+
+    users = [("pk-%d" % i, None, b'{"n":%d}' % i) for i in range(4)]
+    sequences = write(kinesis_mock, mock_stream, [aggregated(users), ("plain", None, b'{"n":9}')])
+    reader, description = registered(kinesis_mock, mock_stream, isBlob=not deaggregate, deaggregate=deaggregate)
+    got = []
+
+    def on_event(records, millis, continuation):
+        got.extend(records)
+        return not got
+
+    error, _, _ = subscribe(reader, {"consumerARN": description["consumerARN"], "shardId": SHARD, "type": 3}, on_event)
+    assert error is None
+    if deaggregate:
+        assert [(r.data, r.partitionKey, r.sequenceNumber, r.subSequenceNumber) for r in got] == [
+            ({"n": i}, "pk-%d" % i, sequences[0], i) for i in range(4)
+        ] + [({"n": 9}, "plain", sequences[1], None)]
+    else:
+        assert [(r.data[:4], r.subSequenceNumber) for r in got] == [(b"\xf3\x89\x9a\xc2", None), (b'{"n"', None)]
+
+
 def test_a_json_consumer_that_meets_a_blob_ends_with_the_records_as_bytes(kinesis_mock, mock_stream):
     reader, description = registered(kinesis_mock, mock_stream)
     put(kinesis_mock, mock_stream, [{"n": 1}, b"\xff\xfe"])
