@@ -463,3 +463,38 @@ def test_local_serves_streams_until_interrupted(env):
     assert local.returncode == 0 and out.decode().endswith("stopped\n"), err
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", int(endpoint.rsplit(":", 1)[1])), timeout=1).close()
+
+
+# -- consumers (enhanced fan-out) on kinesis-mock ------------------------------------------------
+
+
+@pytest.fixture
+def mock_env(env, kinesis_mock):
+    return dict(env, AWS_ENDPOINT_URL_KINESIS=kinesis_mock.endpoint)
+
+
+def test_consumers_register_list_deregister(mock_env, kinesis_mock):
+    name = new_stream(kinesis_mock, 1)
+    empty = run(mock_env, "consumers", name)
+    assert empty.returncode == 0 and empty.stdout.decode().strip() == "stream %s has no registered consumers" % name
+    registered = run(mock_env, "consumers", name, "--register", "app", "--json")
+    assert registered.returncode == 0, registered.stderr
+    description = json.loads(registered.stdout)
+    assert description["consumerName"] == "app" and description["consumerStatus"] == "ACTIVE"
+    again = run(mock_env, "consumers", name, "--register", "app", "--json")
+    assert json.loads(again.stdout) == description
+    listed = run(mock_env, "consumers", name).stdout.decode().splitlines()
+    assert listed[0].split() == ["NAME", "STATUS", "CREATED", "ARN"]
+    assert listed[1].split()[:2] == ["app", "ACTIVE"] and listed[1].split()[3] == description["consumerARN"]
+    assert json.loads(run(mock_env, "consumers", name, "--json").stdout) == [description]
+    gone = run(mock_env, "consumers", name, "--deregister", "app")
+    assert gone.returncode == 0 and gone.stdout.decode().strip() == "deregistered app"
+    assert json.loads(run(mock_env, "consumers", name, "--json").stdout) == []
+
+
+def test_consumers_mistakes_are_the_users(mock_env, kinesis_mock):
+    name = new_stream(kinesis_mock, 1)
+    assert_user_error(run(mock_env, "consumers", name, "--register", "bad name"), "consumerName must be")
+    assert_user_error(run(mock_env, "consumers", name, "--deregister", "nobody"), "has no consumer named 'nobody'")
+    assert_user_error(run(mock_env, "consumers", "no-such-stream"), "does not exist")
+    assert_user_error(run(mock_env, "consumers", name, "--register", "a", "--deregister", "b"), "not allowed with")
