@@ -106,7 +106,7 @@ class PollingSource(ShardSource):
 
     def next(self, deliver: Deliver) -> None:
         if self._over or self._deliver is not None:
-            why = "asked while a batch is awaited" if self._deliver is not None else "asked after its end"
+            why = "asked while a batch is awaited" if self._deliver is not None else "asked after its end or close"
             LOOP.deliver((library_error("shard source of %s %s" % (self.shardId, why)), None), deliver)
             return
         self._deliver = deliver
