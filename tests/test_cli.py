@@ -498,3 +498,28 @@ def test_consumers_mistakes_are_the_users(mock_env, kinesis_mock):
     assert_user_error(run(mock_env, "consumers", name, "--deregister", "nobody"), "has no consumer named 'nobody'")
     assert_user_error(run(mock_env, "consumers", "no-such-stream"), "does not exist")
     assert_user_error(run(mock_env, "consumers", name, "--register", "a", "--deregister", "b"), "not allowed with")
+
+
+def test_pull_fan_out_reads_every_shard_and_resumes_from_its_checkpoint(mock_env, kinesis_mock, tmp_path):
+    stream = new_stream(kinesis_mock, 3)
+    sent = ['{"n": %d}' % i for i in range(300)]
+    put = run(mock_env, "put", stream, input="\n".join(sent).encode() + b"\n")
+    assert put.returncode == 0, put.stderr
+    out, checkpoint = tmp_path / "out", tmp_path / "checkpoint.json"
+    pull = run(mock_env, "pull", stream, "-t", "TRIM_HORIZON", "-o", str(out), "--until-caught-up",
+               "--fan-out", "cli-app", "--checkpoint", str(checkpoint))
+    assert pull.returncode == 0, pull.stderr
+    by_shard = lines_of(out)
+    assert sorted(by_shard) == ["shardId-00000000000%d" % i for i in range(3)]
+    assert sorted(r["data"] for records in by_shard.values() for r in records) == sorted(sent)
+    assert "cli-app" in run(mock_env, "consumers", stream).stdout.decode()  # registered by pull
+    more = ['{"n": %d}' % i for i in range(300, 310)]
+    assert run(mock_env, "put", stream, input="\n".join(more).encode() + b"\n").returncode == 0
+    again = run(mock_env, "pull", stream, "--fan-out", "cli-app", "--checkpoint", str(checkpoint), "-n", "10")
+    assert again.returncode == 0, again.stderr
+    assert sorted(json.loads(line)["data"] for line in again.stdout.decode().splitlines()) == sorted(more)
+
+
+def test_pull_fan_out_mistakes(mock_env, kinesis_mock):
+    stream = new_stream(kinesis_mock, 1)
+    assert_user_error(run(mock_env, "pull", stream, "--fan-out", "not a name"), "--fan-out: consumerName must be")
