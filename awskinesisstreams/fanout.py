@@ -199,7 +199,7 @@ class Subscription:
         try:
             if not closed:
                 return self._read(stream, emit)
-        except Error:
+        except Exception:  # cut by close(): whatever the read raised, the stream simply ended
             if not self.closed:
                 raise
         finally:

@@ -18,7 +18,7 @@ from collections import deque
 from typing import Any, Deque, Dict, List, Optional, Tuple
 
 from .enums import AWS_KINESIS_STREAMS_ERROR, AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE as ITERATOR
-from .error import Error, library_error
+from .error import Error, as_error, library_error
 from .fanout import StreamConsumers, next_options
 from .loop import LOOP
 from .record import Record
@@ -141,7 +141,8 @@ class FanOutSource(ShardSource):
         while not self._closed:
             try:
                 done, children = self._subscribe()
-            except Error as error:
+            except Exception as exc:  # an Error, or a bug that must not leave the reader waiting
+                error = as_error(exc)
                 last_end = time.monotonic() if error.awsErrorType != IN_USE else last_end
                 if error.records is not None:  # not JSON: its records come as bytes, and on after them
                     self._tell(error)

@@ -74,7 +74,8 @@ class Kinesalite(LocalKinesis):
 class KinesisMock(LocalKinesis):
     """kinesis-mock (npm kinesis-local, in memory) on 127.0.0.1: the server with stream consumers and SubscribeToShard.
 
-    Its TLS port is set to another free port and left unused. Every create, delete, register,
+    It binds every interface and has no setting for it: LOOPBACK_ONLY, loaded first, keeps it on
+    127.0.0.1. Its TLS port is another free port, left unused. Every create, delete, register,
     reshard and mode change takes 0 ms instead of 500.
     """
 
@@ -95,9 +96,13 @@ class KinesisMock(LocalKinesis):
             self._process = None
 
     def settings(self, package: str) -> Dict[str, str]:
+        """Its environment: the ports, the certificate it wants even unused, and no waiting."""
+        tls_port = free_port()
+        while tls_port == self.port:  # not bound yet, so it could be handed out again
+            tls_port = free_port()
         settings = {
             "KINESIS_MOCK_PLAIN_PORT": str(self.port),
-            "KINESIS_MOCK_TLS_PORT": str(free_port()),
+            "KINESIS_MOCK_TLS_PORT": str(tls_port),
             "KINESIS_MOCK_CERT_PATH": os.path.join(package, "server.json"),
             "LOG_LEVEL": "ERROR",
             "SHARD_LIMIT": "1000",

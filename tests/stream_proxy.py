@@ -10,20 +10,19 @@ every other call as it is and, for SubscribeToShard, can
 """
 
 import http.client
-import http.server
 import json
-import threading
 import time
 from typing import Any, Callable, Dict, Iterable, List, Optional
 from urllib.parse import urlsplit
 
 from awskinesisstreams.eventstream import Decoder, Message
 from eventstream_bytes import header, message as frame
+from proxy import LoopbackServer, QuietHandler
 
 END = object()  # returned by a rewrite in the list of messages: end the stream after what came before
 
 
-class StreamProxy:
+class StreamProxy(LoopbackServer):
     """Forwards POSTs from 127.0.0.1:<port> to `upstream`, streaming SubscribeToShard answers through `rewrite`."""
 
     def __init__(
@@ -37,20 +36,12 @@ class StreamProxy:
         self.rewrite = rewrite
         self.subscriptions: List[Dict[str, Any]] = []
         self.calls: List[str] = []
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self.endpoint = "http://127.0.0.1:%d" % self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+        self._serve(self._handler())
 
     def _handler(self) -> type:
         proxy = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 action = self.headers.get("X-Amz-Target", "").rpartition(".")[2]
@@ -112,14 +103,6 @@ class StreamProxy:
                     if piece is END:
                         return
                     yield piece
-
-    def __enter__(self) -> "StreamProxy":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
 
 def _raw(message: Message) -> bytes:

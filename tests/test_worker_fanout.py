@@ -116,7 +116,8 @@ def test_fan_out_on_three_shards_then_polling_honours_its_checkpoints(kinesis_mo
 def test_a_lost_lease_ends_its_subscription_at_once(kinesis_mock, store, workers):
     stream = new_stream(kinesis_mock, 1)
     app = App()
-    worker = workers(kinesis_mock, stream, store, app, fanOut="app", stuckAfter=600)
+    # a long lease: the thief's lease must not expire (and come back to this worker) during the test
+    worker = workers(kinesis_mock, stream, store, app, fanOut="app", stuckAfter=600, leaseDuration=120.0)
     assert wait_for(lambda: [s["millisBehindLatest"] for s in worker.getStats().values()] == [0], 30)  # subscribed
     (lease,) = store.list(stream, stream)
     assert store.take(lease, "thief") is not None
