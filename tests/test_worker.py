@@ -5,6 +5,7 @@ import threading
 import time
 
 import pytest
+from aws_kinesis_agg.aggregator import AggRecord
 from conftest import boto_kinesis, new_stream, producer, wait_for
 from proxy import Proxy, aws_error
 from atomic_dynamodb import dynamodb_store
@@ -335,8 +336,6 @@ def test_a_wrongly_initialized_worker_or_store_reports_a_library_error():
 def aggregated_stream(server, sizes):
     """A one-shard stream holding, for each size, an aws-kinesis-agg aggregate of that many JSON
     user records (0: one plain JSON record); the data of every user record, in stream order."""
-    from aws_kinesis_agg.aggregator import AggRecord
-
     stream = new_stream(server, 1)
     client, everything = boto_kinesis(server), []
     for group, size in enumerate(sizes):
