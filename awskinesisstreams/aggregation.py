@@ -41,16 +41,15 @@ def _varint(value: int) -> bytes:
     return bytes(out)
 
 
-def _field(tag: int, value: int) -> bytes:
-    """A tag and a varint: a whole varint field, or the head of a length-delimited one."""
-    return bytes((tag,)) + _varint(value)
-
-
-# Field heads for the small numbers nearly every record uses, built once.
+# Field headers for the small numbers nearly every record uses, built once.
 _SMALL = 2048
-_LENGTH_FIELD = [_field(_DATA, n) for n in range(_SMALL)]  # tag 0x1A + length: Record.data and the records field
-_KEY_FIELD = [_field(_KEY_INDEX, n) for n in range(_SMALL)]
-_HASH_FIELD = [_field(_HASH_INDEX, n) for n in range(_SMALL)]
+_LENGTH_FIELD = [bytes((_DATA,)) + _varint(n) for n in range(_SMALL)]  # tag 0x1A + length: data, records
+_KEY_FIELD = [bytes((_KEY_INDEX,)) + _varint(n) for n in range(_SMALL)]
+_HASH_FIELD = [bytes((_HASH_INDEX,)) + _varint(n) for n in range(_SMALL)]
+
+
+def _length_field(n: int) -> bytes:
+    return _LENGTH_FIELD[n] if n < _SMALL else bytes((_DATA,)) + _varint(n)
 
 
 class Aggregate:
@@ -81,7 +80,7 @@ class Aggregate:
         if key_field is None:
             new_key = _table_entry(_KEY_TABLE, partition_key)
             n = len(keys)
-            key_field = _KEY_FIELD[n] if n < _SMALL else _field(_KEY_INDEX, n)
+            key_field = _KEY_FIELD[n] if n < _SMALL else bytes((_KEY_INDEX,)) + _varint(n)
             grow = len(new_key)
         else:
             grow = 0
@@ -92,12 +91,12 @@ class Aggregate:
             if hash_field is None:
                 new_hash = _table_entry(_HASH_TABLE, explicit_hash_key)
                 n = len(self._hash_keys)
-                hash_field = _HASH_FIELD[n] if n < _SMALL else _field(_HASH_INDEX, n)
+                hash_field = _HASH_FIELD[n] if n < _SMALL else bytes((_HASH_INDEX,)) + _varint(n)
                 grow += len(new_hash)
         n = len(data)
-        data_field = _LENGTH_FIELD[n] if n < _SMALL else _field(_DATA, n)
+        data_field = _LENGTH_FIELD[n] if n < _SMALL else _length_field(n)
         body = len(key_field) + len(hash_field) + len(data_field) + n
-        record_field = _LENGTH_FIELD[body] if body < _SMALL else _field(_RECORDS, body)
+        record_field = _LENGTH_FIELD[body] if body < _SMALL else _length_field(body)
         grow += len(record_field) + body
         if self.size + grow > self.max_bytes and self.count:
             return False
@@ -120,7 +119,7 @@ class Aggregate:
 
 def _table_entry(tag: int, key: str) -> bytes:
     raw = key.encode("utf-8")
-    return _field(tag, len(raw)) + raw
+    return bytes((tag,)) + _varint(len(raw)) + raw
 
 
 class _Malformed(ValueError):
