@@ -56,7 +56,7 @@ def _lease(item: Dict[str, Any]) -> Lease:
         item["checkpoint"]["S"],
         tuple(parent["S"] for parent in item.get("parents", {}).get("L", [])),
         item.get("wanted", {}).get("S"),
-        _number(item.get("checkpointSubSequenceNumber")),  # absent from items written before it existed
+        subSequence=_number(item.get("checkpointSubSequenceNumber")),  # absent from items written before it existed
     )
 
 

@@ -192,7 +192,7 @@ class SQLiteLeaseStore(LeaseStore):
             row["checkpoint"],
             tuple(json.loads(row["parents"])),
             row["wanted"],
-            row["subsequence"],
+            subSequence=row["subsequence"],
         )
 
     def list(self, application: str, stream: str) -> List[Lease]:
