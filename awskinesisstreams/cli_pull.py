@@ -2,8 +2,10 @@
 
 Each shard is read by a shard source on the library's loop, as the Worker reads it. Polling: a
 shard that is behind is read again after 0.2 s (AWS allows 5 GetRecords per second per shard);
-one that is caught up waits the -z pace. With --fan-out NAME, SubscribeToShard pushes them. --checkpoint saves each shard's last sequence number after
-every batch written, so the next run starts right after it.
+one that is caught up waits the -z pace. With --fan-out NAME, SubscribeToShard pushes them.
+--checkpoint saves each shard's last sequence number after every batch written, so the next
+run starts right after it. KPL aggregates are split into their user records unless
+--no-deaggregate is given.
 """
 
 import argparse
@@ -16,7 +18,7 @@ import re
 import sys
 import threading
 import time
-from typing import IO, Any, Dict, Optional, Set, Tuple
+from typing import IO, Any, Dict, List, Optional, Set, Tuple
 
 from .cli_target import Target, UsageError, positive
 from .enums import AWS_KINESIS_STREAMS_ERROR, AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE as ITERATOR
@@ -58,19 +60,35 @@ def parse_timestamp(text: str, now: Optional[float] = None) -> float:
 
 
 def record_line(record: Record, shard_id: Optional[str] = None) -> str:
-    """One record as a JSON line: data as UTF-8 text (`data`) or, when it is not UTF-8, base64 (`dataBase64`)."""
+    """One record as a JSON line: data as UTF-8 text (`data`) or, when it is not UTF-8, base64 (`dataBase64`).
+
+    A user record out of an aggregate also has its `subSequenceNumber`, and its `explicitHashKey` if it has one.
+    """
     entry: Dict[str, Any] = {"shardId": shard_id} if shard_id else {}
     entry["sequenceNumber"] = record.sequenceNumber
+    if record.subSequenceNumber is not None:
+        entry["subSequenceNumber"] = record.subSequenceNumber
     if record.timestamp is not None:
         entry["arrivalTime"] = datetime.datetime.fromtimestamp(record.timestamp, datetime.timezone.utc).strftime(
             "%Y-%m-%dT%H:%M:%SZ"
         )
     entry["partitionKey"] = record.partitionKey
+    if record.explicitHashKey is not None:
+        entry["explicitHashKey"] = record.explicitHashKey
     try:
         entry["data"] = record.data.decode("utf-8")
     except UnicodeDecodeError:
         entry["dataBase64"] = base64.b64encode(record.data).decode("ascii")
     return json.dumps(entry) + "\n"
+
+
+def last_whole(written: List[Record], batch: List[Record]) -> Optional[str]:
+    """The sequence number of the last Kinesis record all of whose user records are in `written`,
+    the start of `batch` (None if there is none): -n may stop inside an aggregate."""
+    last = written[-1].sequenceNumber
+    if len(written) == len(batch) or batch[len(written)].sequenceNumber != last:
+        return last
+    return next((record.sequenceNumber for record in reversed(written) if record.sequenceNumber != last), None)
 
 
 class Checkpoint:
@@ -191,12 +209,13 @@ class Puller:
 
     def _source(self, shard_id: str, kind: ITERATOR, options: Optional[Dict[str, Any]], warn: Report) -> ShardSource:
         """SubscribeToShard with --fan-out, else GetRecords at the -z pace."""
+        settings: Dict[str, Any] = dict(
+            isBlob=True, deaggregate=not self.args.no_deaggregate, maxFailures=MAX_FAILURES, fatal=FATAL
+        )
         if self.fan_out is None:
-            return PollingSource(
-                self.kinesis, shard_id, kind, options, warn, isBlob=True, pace=self.pace, maxFailures=MAX_FAILURES, fatal=FATAL
-            )
+            return PollingSource(self.kinesis, shard_id, kind, options, warn, pace=self.pace, **settings)
         consumers, arn = self.fan_out
-        source = FanOutSource(consumers, arn, shard_id, kind, options, warn, isBlob=True, maxFailures=MAX_FAILURES, fatal=FATAL)
+        source = FanOutSource(consumers, arn, shard_id, kind, options, warn, **settings)
         if shard_id in self.closed:
             source.shard_closed(self.closed[shard_id])
         return source
@@ -217,7 +236,9 @@ class Puller:
             shard.out.flush()
             shard.count += len(records)
             self.total += len(records)
-            self.checkpoint.sequence[shard.id] = records[-1].sequenceNumber or ""
+            whole = last_whole(records, batch.records)
+            if whole:
+                self.checkpoint.sequence[shard.id] = whole
         if batch.ended:
             self.checkpoint.finished.add(shard.id)
             del self.active[shard.id]
@@ -311,6 +332,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--until-caught-up", action="store_true",
         help="stop once every shard reports 0 ms behind (after a read that was not a full page)")
     add("--checkpoint", metavar="FILE", help="resume after the sequence numbers saved in FILE, and save them there")
+    add("--no-deaggregate", action="store_true",
+        help="write KPL aggregated records whole (by default each becomes its user records)")
     add("--fan-out", dest="fan_out", metavar="NAME",
         help="read by enhanced fan-out (SubscribeToShard) as stream consumer NAME, registered if missing")
 

@@ -56,7 +56,7 @@ def _lease(item: Dict[str, Any]) -> Lease:
         item["checkpoint"]["S"],
         tuple(parent["S"] for parent in item.get("parents", {}).get("L", [])),
         item.get("wanted", {}).get("S"),
-        _number(item.get("checkpointSubSequenceNumber")),  # absent from items written before it existed
+        subSequence=_number(item.get("checkpointSubSequenceNumber")),  # absent from items written before it existed
     )
 
 
@@ -199,7 +199,7 @@ class DynamoDBLeaseStore(LeaseStore):
         return self._conditional("UpdateItem", _expressions(body, values)) is not None
 
     def _change(
-        self, lease: Lease, owner: Any, checkpoint: Optional[str], clear_wanted: bool, sub: Optional[int] = None
+        self, lease: Lease, owner: Any, checkpoint: Optional[str], clear_wanted: bool, *, sub: Optional[int] = None
     ) -> Optional[Lease]:
         values: Dict[str, Any] = {":counter": {"N": str(lease.counter)}, ":next": {"N": str(lease.counter + 1)}}
         sets = ["#counter = :next"]

@@ -115,7 +115,7 @@ class LeaseStore(ABC):
 
     @abstractmethod
     def _change(
-        self, lease: Lease, owner: Any, checkpoint: Optional[str], clear_wanted: bool, sub: Optional[int] = None
+        self, lease: Lease, owner: Any, checkpoint: Optional[str], clear_wanted: bool, *, sub: Optional[int] = None
     ) -> Optional[Lease]:
         """The one conditional write: if owner and counter are still `lease`'s, set the given
         owner (unless KEEP) and checkpoint with its sub-sequence `sub` (unless checkpoint is
@@ -136,7 +136,7 @@ class LeaseStore(ABC):
             subSequence = None
         if not checkpoint_moves_forward(lease.checkpoint, position, lease.subSequence, subSequence):
             return None
-        return self._change(lease, KEEP, position, False, subSequence)
+        return self._change(lease, KEEP, position, False, sub=subSequence)
 
     def release(self, lease: Lease, to: Optional[str] = None) -> Optional[Lease]:
         """Give the lease up: free, or handed straight to worker `to`."""
@@ -192,7 +192,7 @@ class SQLiteLeaseStore(LeaseStore):
             row["checkpoint"],
             tuple(json.loads(row["parents"])),
             row["wanted"],
-            row["subsequence"],
+            subSequence=row["subsequence"],
         )
 
     def list(self, application: str, stream: str) -> List[Lease]:
@@ -241,7 +241,7 @@ class SQLiteLeaseStore(LeaseStore):
             return cursor.rowcount == 1
 
     def _change(
-        self, lease: Lease, owner: Any, checkpoint: Optional[str], clear_wanted: bool, sub: Optional[int] = None
+        self, lease: Lease, owner: Any, checkpoint: Optional[str], clear_wanted: bool, *, sub: Optional[int] = None
     ) -> Optional[Lease]:
         new = replace(lease, owner=lease.owner if owner is KEEP else owner, counter=lease.counter + 1)
         with closing(self._connect()) as db:

@@ -59,6 +59,7 @@ DEFAULTS: Dict[str, Any] = {
     "stuckAfter": 60.0,
     "pace": "normal",
     "isBlob": False,
+    "deaggregate": True,  # KPL aggregates delivered as their user records
     "fanOut": None,  # a stream consumer's name: read by SubscribeToShard (enhanced fan-out), registered if missing
 }
 
@@ -151,8 +152,7 @@ class Worker(AWSKinesisStreams):
                 wrong.append("%s must be a positive number" % name)
         if not isinstance(opts["limit"], int) or not 1 <= opts["limit"] <= 10000:
             wrong.append("limit must be an integer from 1 to 10000")
-        if not isinstance(opts["isBlob"], bool):
-            wrong.append("isBlob must be a boolean")
+        wrong += ["%s must be a boolean" % name for name in ("isBlob", "deaggregate") if not isinstance(opts[name], bool)]
         if opts["fanOut"] is not None and (not isinstance(opts["fanOut"], str) or not CONSUMER_NAME.match(opts["fanOut"])):
             wrong.append("fanOut must be None or a consumer name of 1 to 128 letters, digits, '_', '.' or '-'")
         if opts["pace"] not in PACES:
@@ -368,14 +368,31 @@ class Worker(AWSKinesisStreams):
         assert self._kinesis is not None
         opts = self._options
         if self._consumer_arn is not None:
-            source = FanOutSource(self._consumers, self._consumer_arn, shardId, type, typeOptions, report, isBlob=opts["isBlob"])
+            source = FanOutSource(
+                self._consumers,
+                self._consumer_arn,
+                shardId,
+                type,
+                typeOptions,
+                report,
+                isBlob=opts["isBlob"],
+                deaggregate=opts["deaggregate"],
+            )
             with self._lock:
                 children = self._closed_shards.get(shardId)
             if children is not None:
                 source.shard_closed(children)
             return source
         return PollingSource(
-            self._kinesis, shardId, type, typeOptions, report, isBlob=opts["isBlob"], limit=opts["limit"], pace=self._pace
+            self._kinesis,
+            shardId,
+            type,
+            typeOptions,
+            report,
+            isBlob=opts["isBlob"],
+            deaggregate=opts["deaggregate"],
+            limit=opts["limit"],
+            pace=self._pace,
         )
 
     def _read(self, lease: Lease) -> None:
