@@ -77,6 +77,7 @@ class StreamProxy(LoopbackServer):
                 self.send_response(200)
                 self.send_header("Content-Type", "application/vnd.amazon.eventstream")
                 self.send_header("Transfer-Encoding", "chunked")
+                self.send_header("Connection", "close")
                 self.end_headers()
                 for piece in pieces:
                     if isinstance(piece, (int, float)):
