@@ -197,3 +197,15 @@ def test_fan_out_option_is_checked():
     worker.start(errors.append)
     assert wait_for(lambda: errors, 5)
     assert errors[0].type == AWS_KINESIS_STREAMS_ERROR.LIBRARY_ERROR and "fanOut must be" in errors[0].details
+
+
+def test_fan_out_delivers_user_records_of_aggregates(kinesis_mock, store, workers):
+    from test_deaggregation import aggregated, write
+
+    stream = new_stream(kinesis_mock, 1)
+    users = [("pk-%d" % i, None, b'{"n":%d}' % i) for i in range(5)]
+    write(kinesis_mock, stream, [aggregated(users), ("plain", None, b'{"n":5}')])
+    app = App()
+    workers(kinesis_mock, stream, store, app, fanOut="app")
+    assert wait_for(lambda: len(app.records) >= 6, 60)
+    assert app.data() == [{"n": n} for n in range(6)]
