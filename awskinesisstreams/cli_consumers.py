@@ -17,7 +17,9 @@ HEADER = ["NAME", "STATUS", "CREATED", "ARN"]
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("stream", metavar="STREAM", help="the stream's name")
     action = parser.add_mutually_exclusive_group()
-    action.add_argument("--register", metavar="NAME", help="register a consumer (waits until it is ACTIVE; an existing one is kept)")
+    action.add_argument(
+        "--register", metavar="NAME", help="register a consumer (waits until it is ACTIVE; an existing one is kept)"
+    )
     action.add_argument("--deregister", metavar="NAME", help="deregister a consumer")
     parser.add_argument("--json", action="store_true", help="print as JSON")
 

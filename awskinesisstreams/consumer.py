@@ -13,6 +13,9 @@ from .retry import Retry
 from .streams import AWSKinesisStreams, Outcome
 
 
+DescriptionCallback = Callable[[Any, Optional[Dict[str, Any]]], Any]  # (error, description)
+
+
 class Consumer(AWSKinesisStreams):
     """Reads the stream named at construction; records come back as `bytes` if `isBlob`, else decoded JSON.
 
@@ -111,7 +114,7 @@ class Consumer(AWSKinesisStreams):
             self._stream_consumers = StreamConsumers(kinesis)
         return self._stream_consumers
 
-    def registerStreamConsumer(self, consumerName: str, callback: Callable[[Any, Optional[Dict[str, Any]]], Any]) -> "Future[Outcome]":
+    def registerStreamConsumer(self, consumerName: str, callback: DescriptionCallback) -> "Future[Outcome]":
         """Register `consumerName` for enhanced fan-out; `callback(error, description)` once it is ACTIVE.
 
         An existing consumer of that name is answered as it is. A description has
@@ -125,7 +128,7 @@ class Consumer(AWSKinesisStreams):
             (None,),
         )
 
-    def describeStreamConsumer(self, consumerName: str, callback: Callable[[Any, Optional[Dict[str, Any]]], Any]) -> "Future[Outcome]":
+    def describeStreamConsumer(self, consumerName: str, callback: DescriptionCallback) -> "Future[Outcome]":
         """Describe the stream consumer `consumerName`; `callback(error, description)`."""
         return self._request(
             "describeStreamConsumer",
@@ -145,7 +148,9 @@ class Consumer(AWSKinesisStreams):
             ([],),
         )
 
-    def deregisterStreamConsumer(self, consumerName: str, callback: Optional[Callable[[Any], Any]] = None) -> "Future[Outcome]":
+    def deregisterStreamConsumer(
+        self, consumerName: str, callback: Optional[Callable[[Any], Any]] = None
+    ) -> "Future[Outcome]":
         """Deregister the stream consumer `consumerName`; `callback(error)`."""
         return self._request(
             "deregisterStreamConsumer",

@@ -18,7 +18,8 @@ MAX_MESSAGE = 16 * 1024 * 1024  # AWS's own limit on one message
 EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
 _PRELUDE = struct.Struct(">III")
-_FIXED = {2: struct.Struct(">b"), 3: struct.Struct(">h"), 4: struct.Struct(">i"), 5: struct.Struct(">q"), 8: struct.Struct(">q")}
+# the fixed-size header values: byte, short, int, long, timestamp (milliseconds)
+_FIXED = {kind: struct.Struct(">" + code) for kind, code in ((2, "b"), (3, "h"), (4, "i"), (5, "q"), (8, "q"))}
 _LENGTH = struct.Struct(">H")
 
 

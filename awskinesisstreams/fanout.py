@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from .enums import AWS_KINESIS_STREAMS_ERROR, AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE as ITERATOR, to_enum
 from .error import Error, library_error
 from .eventstream import Decoder, EventStreamError, Message
-from .kinesis import Kinesis, Send, decode_records, starting_point
+from .kinesis import Kinesis, Send, _unexpected, decode_records, starting_point
 from .record import Record, _describe
 from .request import OpenStream
 
@@ -68,10 +68,11 @@ class StreamConsumers:
     def stream_arn(self) -> str:
         """The stream's ARN (DescribeStreamSummary the first time, then remembered)."""
         if self._arn is None:
-            answer = self.client.call("DescribeStreamSummary", _json({"StreamName": self.stream_name}), ("StreamDescriptionSummary",))
-            arn = answer["StreamDescriptionSummary"].get("StreamARN") if isinstance(answer["StreamDescriptionSummary"], dict) else None
+            key = "StreamDescriptionSummary"
+            answer = self.client.call("DescribeStreamSummary", _json({"StreamName": self.stream_name}), (key,))
+            arn = answer[key].get("StreamARN") if isinstance(answer[key], dict) else None
             if not isinstance(arn, str) or not arn:
-                raise Error(AWS_KINESIS_STREAMS_ERROR.UNEXPECTED_RESPONSE, "DescribeStreamSummary answer has no StreamARN", 200, answer)
+                raise _unexpected("DescribeStreamSummary", "has no StreamARN", answer)
             self._arn = arn
         return self._arn
 
@@ -81,7 +82,7 @@ class StreamConsumers:
     def _describe(self, name: str) -> Dict[str, Any]:
         answer = self._consumer_call("DescribeStreamConsumer", name, ("ConsumerDescription",))
         if not isinstance(answer["ConsumerDescription"], dict):
-            raise Error(AWS_KINESIS_STREAMS_ERROR.UNEXPECTED_RESPONSE, "DescribeStreamConsumer answer is malformed", 200, answer)
+            raise _unexpected("DescribeStreamConsumer", "is malformed", answer)
         return answer["ConsumerDescription"]
 
     def register(self, name: object) -> Send[Dict[str, Any]]:
@@ -102,12 +103,13 @@ class StreamConsumers:
             deadline = time.monotonic() + REGISTER_WAIT
             while isinstance(consumer, dict) and consumer.get("ConsumerStatus") == "CREATING":
                 if time.monotonic() > deadline:
-                    raise Error(AWS_KINESIS_STREAMS_ERROR.REQUEST_FAILED, "consumer %s is not ACTIVE after %.0f s" % (name, REGISTER_WAIT))
+                    why = "consumer %s is not ACTIVE after %.0f s" % (name, REGISTER_WAIT)
+                    raise Error(AWS_KINESIS_STREAMS_ERROR.REQUEST_FAILED, why)
                 time.sleep(pause)
                 pause = min(pause * 2, longest)
                 consumer = self._describe(name)
             if not isinstance(consumer, dict):
-                raise Error(AWS_KINESIS_STREAMS_ERROR.UNEXPECTED_RESPONSE, "RegisterStreamConsumer answer is malformed", 200, consumer)
+                raise _unexpected("RegisterStreamConsumer", "is malformed", consumer)
             return description(consumer)
 
         return send
@@ -132,7 +134,7 @@ class StreamConsumers:
                 answer = self.client.call("ListStreamConsumers", _json(body), ("Consumers",))
                 page = answer["Consumers"]
                 if not isinstance(page, list) or not all(isinstance(consumer, dict) for consumer in page):
-                    raise Error(AWS_KINESIS_STREAMS_ERROR.UNEXPECTED_RESPONSE, "ListStreamConsumers answer is malformed", 200, answer)
+                    raise _unexpected("ListStreamConsumers", "is malformed", answer)
                 consumers.extend(description(consumer) for consumer in page)
                 token = answer.get("NextToken")
                 if not token or not page:
@@ -144,15 +146,16 @@ class StreamConsumers:
     def subscription(self, options: object, is_blob: bool, unpack: bool) -> "Subscription":
         """A SubscribeToShard call for `options` (consumerARN, shardId, type and its starting point), not yet made."""
         if not isinstance(options, dict):
-            raise library_error("options must be a table (dict) with consumerARN, shardId and type, got %s" % _describe(options))
+            raise library_error(
+                "options must be a table (dict) with consumerARN, shardId and type, got %s" % _describe(options)
+            )
         for key in ("consumerARN", "shardId"):
             if not isinstance(options.get(key), str) or not options[key]:
                 raise library_error("options.%s must be a non-empty string, got %s" % (key, _describe(options.get(key))))
         kind = to_enum(ITERATOR, options.get("type"))
         if kind is None:
-            raise library_error(
-                "options.type must be an AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE value, got %s" % _describe(options.get("type"))
-            )
+            wrong = _describe(options.get("type"))
+            raise library_error("options.type must be an AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE value, got %s" % wrong)
         number, timestamp = starting_point(kind, options, "options")
         position: Dict[str, Any] = {"Type": kind.name}
         if number is not None:
@@ -166,7 +169,9 @@ class StreamConsumers:
 class Subscription:
     """One SubscribeToShard: `run(emit)` opens it and hands each event to `emit` until it ends; `close()` ends it now."""
 
-    def __init__(self, consumers: StreamConsumers, options: Dict[str, Any], body: bytes, is_blob: bool, unpack: bool) -> None:
+    def __init__(
+        self, consumers: StreamConsumers, options: Dict[str, Any], body: bytes, is_blob: bool, unpack: bool
+    ) -> None:
         self.options = options
         self._client = consumers.client
         self._body = body
@@ -252,7 +257,8 @@ class Subscription:
                 status,
                 {"__type": name, "message": text},
             )
-        raise Error(AWS_KINESIS_STREAMS_ERROR.UNEXPECTED_RESPONSE, "SubscribeToShard sent a message of type %r" % kind, status)
+        what = "SubscribeToShard sent a message of type %r" % kind
+        raise Error(AWS_KINESIS_STREAMS_ERROR.UNEXPECTED_RESPONSE, what, status)
 
     @staticmethod
     def _payload(message: Message, status: int) -> Dict[str, Any]:

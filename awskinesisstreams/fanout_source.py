@@ -196,10 +196,9 @@ class FanOutSource(ShardSource):
 
 def closed_shards(shards: List[Dict[str, Any]]) -> Dict[str, List[str]]:
     """The closed shards of a ListShards answer, each with its children's ids."""
+    parents = [(child["ShardId"], (child.get("ParentShardId"), child.get("AdjacentParentShardId"))) for child in shards]
     return {
-        shard["ShardId"]: [
-            child["ShardId"] for child in shards if shard["ShardId"] in (child.get("ParentShardId"), child.get("AdjacentParentShardId"))
-        ]
+        shard["ShardId"]: [child for child, of in parents if shard["ShardId"] in of]
         for shard in shards
         if shard.get("SequenceNumberRange", {}).get("EndingSequenceNumber")
     }

@@ -364,36 +364,19 @@ class Worker(AWSKinesisStreams):
                 self._store.ask(random.choice(candidates), me)
 
     def _source(self, shardId: str, type: ITERATOR, typeOptions: Optional[Dict[str, Any]], report: Report) -> ShardSource:
-        """Where a shard reader gets its batches from: SubscribeToShard with fanOut, else GetRecords at this worker's pace."""
-        assert self._kinesis is not None
+        """Where a shard reader gets its batches: SubscribeToShard with fanOut, else GetRecords at this worker's pace."""
+        assert self._kinesis is not None and self._consumers is not None
         opts = self._options
-        if self._consumer_arn is not None:
-            source = FanOutSource(
-                self._consumers,
-                self._consumer_arn,
-                shardId,
-                type,
-                typeOptions,
-                report,
-                isBlob=opts["isBlob"],
-                deaggregate=opts["deaggregate"],
-            )
-            with self._lock:
-                children = self._closed_shards.get(shardId)
-            if children is not None:
-                source.shard_closed(children)
-            return source
-        return PollingSource(
-            self._kinesis,
-            shardId,
-            type,
-            typeOptions,
-            report,
-            isBlob=opts["isBlob"],
-            deaggregate=opts["deaggregate"],
-            limit=opts["limit"],
-            pace=self._pace,
-        )
+        settings = {"isBlob": opts["isBlob"], "deaggregate": opts["deaggregate"]}
+        if self._consumer_arn is None:
+            limits = {"limit": opts["limit"], "pace": self._pace}
+            return PollingSource(self._kinesis, shardId, type, typeOptions, report, **limits, **settings)
+        source = FanOutSource(self._consumers, self._consumer_arn, shardId, type, typeOptions, report, **settings)
+        with self._lock:
+            children = self._closed_shards.get(shardId)
+        if children is not None:
+            source.shard_closed(children)
+        return source
 
     def _read(self, lease: Lease) -> None:
         reader = ShardReader(self, lease)

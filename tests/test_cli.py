@@ -543,7 +543,8 @@ def test_consumers_register_list_deregister(mock_env, kinesis_mock):
     assert json.loads(run(mock_env, "consumers", name, "--json").stdout) == [description]
     gone = run(mock_env, "consumers", name, "--deregister", "app")
     assert gone.returncode == 0 and gone.stdout.decode().strip() == "deregistered app"
-    assert json.loads(run(mock_env, "consumers", name, "--json").stdout) == []
+    # DELETING for a moment, then gone
+    assert wait_for(lambda: json.loads(run(mock_env, "consumers", name, "--json").stdout) == [], 20, 0.2)
 
 
 def test_consumers_mistakes_are_the_users(mock_env, kinesis_mock):
