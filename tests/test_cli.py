@@ -16,7 +16,7 @@ import time
 
 import pytest
 from aws_kinesis_agg.aggregator import AggRecord
-from conftest import boto_kinesis, new_stream
+from conftest import boto_kinesis, new_stream, wait_for
 from proxy import Proxy, Reply, aws_error
 
 from awskinesisstreams.cli_pull import parse_timestamp
