@@ -95,26 +95,29 @@ class DynamoDBLeaseStore(LeaseStore):
         given = {"table": table, "region": region, "accessKeyId": accessKeyId, "secretAccessKey": secretAccessKey}
         wrong = [name for name, value in given.items() if not isinstance(value, str) or not value]
         # as everywhere in the library, a wrong argument fails each later call, not the constructor
-        self._init_error = (
-            library_error("DynamoDBLeaseStore wrongly initialized: %s must be non-empty strings" % ", ".join(wrong))
-            if wrong
-            else None
-        )
+        self._init_error: Optional[Error] = None
+        self._client: Optional[AwsJsonClient] = None
         self.table = table
         self._ready_timeout = ready_timeout
-        self._client = AwsJsonClient(
-            resolve_endpoint("dynamodb", region if isinstance(region, str) else "", endpoint),
-            region,
-            "dynamodb",
-            TARGET_PREFIX,
-            JSON_VERSION,
-            Credentials(accessKeyId, secretAccessKey, sessionToken),
-            timeout or Timeout(),
-        )
+        try:
+            if wrong:
+                raise library_error("%s must be non-empty strings" % ", ".join(wrong))
+            self._client = AwsJsonClient(
+                resolve_endpoint("dynamodb", region, endpoint),
+                region,
+                "dynamodb",
+                TARGET_PREFIX,
+                JSON_VERSION,
+                Credentials(accessKeyId, secretAccessKey, sessionToken),
+                timeout or Timeout(),
+            )
+        except Error as error:
+            self._init_error = library_error("DynamoDBLeaseStore wrongly initialized: %s" % error.details)
 
     def _call(self, action: str, body: Dict[str, Any], required: tuple = ()) -> Dict[str, Any]:
         if self._init_error is not None:
             raise self._init_error
+        assert self._client is not None
         body["TableName"] = self.table
         return self._client.call(action, json.dumps(body).encode("utf-8"), required)
 
@@ -218,4 +221,4 @@ class DynamoDBLeaseStore(LeaseStore):
         return {"scope": {"S": lease.scope}, "shardId": {"S": lease.shardId}}
 
     def __repr__(self) -> str:
-        return "DynamoDBLeaseStore(%r, endpoint=%r)" % (self.table, self._client.endpoint)
+        return "DynamoDBLeaseStore(%r, endpoint=%r)" % (self.table, self._client and self._client.endpoint)

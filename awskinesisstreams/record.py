@@ -1,6 +1,7 @@
 """AWSKinesisStreams.Record: one data record, as written by a Producer or read by a Consumer."""
 
 import json
+import re
 from typing import Any, Callable, Optional, Union
 
 from .enums import AWS_KINESIS_STREAMS_ENCRYPTION_TYPE
@@ -12,6 +13,9 @@ MAX_RECORD_BYTES = 1024 * 1024  # data plus partition key, as Kinesis counts it
 MAX_PARTITION_KEY_CHARS = 256
 MAX_HASH_KEY = 2**128 - 1
 BYTES_LIKE = (bytes, bytearray, memoryview)
+# AWS's patterns: no sign, no spaces, no leading zero, ASCII digits only ([0-9], as \d would take any script's digits).
+HASH_KEY = re.compile(r"0|[1-9][0-9]{0,38}")
+SEQUENCE_NUMBER = re.compile(r"0|[1-9][0-9]{0,128}")
 
 
 def json_encode(data: Any) -> str:
@@ -89,7 +93,7 @@ class Record:
             )
         if self.explicitHashKey is not None:
             check_hash_key(self.explicitHashKey)
-        if self.prevSequenceNumber is not None and not _is_decimal(self.prevSequenceNumber):
+        if self.prevSequenceNumber is not None and not is_sequence_number(self.prevSequenceNumber):
             raise library_error(
                 "prevSequenceNumber must be a sequence number string, got %s"
                 % _describe(self.prevSequenceNumber)
@@ -98,7 +102,10 @@ class Record:
         if isinstance(data, bytes):
             encoded = data
         elif isinstance(data, BYTES_LIKE):
-            encoded = bytes(data)
+            try:
+                encoded = bytes(data)
+            except (ValueError, TypeError, BufferError) as exc:  # a released memoryview, say
+                raise library_error("record data could not be read as bytes: %s" % exc) from None
         else:
             encoded = self._encode_value(data)
         size = len(encoded) + key_bytes(key)
@@ -115,7 +122,10 @@ class Record:
         except Exception as exc:  # the user's encoder, or a value JSON cannot hold
             raise library_error("record data could not be encoded: %s" % exc) from None
         if isinstance(text, str):
-            return text.encode("utf-8")
+            try:
+                return text.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise library_error("encoder returned a string that is not valid Unicode: %s" % exc) from None
         if isinstance(text, BYTES_LIKE):
             return bytes(text)
         raise library_error("encoder must return str or bytes, got %s" % _describe(text))
@@ -129,23 +139,32 @@ class Record:
 
 
 def key_bytes(key: str) -> int:
-    """The length of a partition key in UTF-8 bytes, as Kinesis counts it (without encoding an ASCII key)."""
-    return len(key) if key.isascii() else len(key.encode("utf-8"))
+    """The length of a partition key in UTF-8 bytes, as Kinesis counts it (without encoding an ASCII key).
+
+    Raises a LIBRARY_ERROR Error for a key UTF-8 cannot hold (a lone surrogate).
+    """
+    if key.isascii():
+        return len(key)
+    try:
+        return len(key.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        raise library_error("partitionKey must be valid Unicode: %s" % exc) from None
 
 
 def check_hash_key(value: object) -> None:
-    """Refuse an explicit hash key that is not a decimal string in [0, 2**128)."""
+    """Refuse an explicit hash key that is not as AWS's pattern `0|([1-9]\\d{0,38})` says, or over 2**128-1."""
     if value is None:
         return
-    if not _is_decimal(value) or int(value) > MAX_HASH_KEY:  # type: ignore[arg-type]
+    if not isinstance(value, str) or not HASH_KEY.fullmatch(value) or int(value) > MAX_HASH_KEY:
         raise library_error(
-            "explicitHashKey must be a decimal string from 0 to 2^128-1, got %s"
+            "explicitHashKey must be a decimal string from 0 to 2^128-1 with no sign, space or leading zero, got %s"
             % _describe(value)
         )
 
 
-def _is_decimal(value: object) -> bool:
-    return isinstance(value, str) and value.isascii() and value.isdigit()
+def is_sequence_number(value: object) -> bool:
+    """True for a string as AWS's sequence number pattern `0|([1-9]\\d{0,128})` says."""
+    return isinstance(value, str) and SEQUENCE_NUMBER.fullmatch(value) is not None
 
 
 def _describe(value: object) -> str:

@@ -9,7 +9,9 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -20,12 +22,15 @@ import requests
 from requests.structures import CaseInsensitiveDict
 
 from .enums import AWS_KINESIS_STREAMS_ERROR
-from .error import Error
+from .error import Error, library_error
 from .retry import Attempts, Retry
 
 logger = logging.getLogger("awskinesisstreams")
 
 ALGORITHM = "AWS4-HMAC-SHA256"
+# What an HTTP header can carry as it is: the access key id, region and session token all go in one.
+HEADER_SAFE = re.compile(r"[!-~]+")
+CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
 # `Response.content` reads 10 KiB at a time; a GetRecords answer runs to megabytes, so read it in
 # larger pieces (through the same iter_content, with the same errors).
 READ_CHUNK = 1024 * 1024
@@ -46,6 +51,12 @@ class Timeout:
 
     connect: float = 5.0
     read: float = 30.0
+
+    def __post_init__(self) -> None:
+        for name in ("connect", "read"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+                raise ValueError("Timeout %s must be a positive number of seconds, got %r" % (name, value))
 
 
 def default_endpoint(service: str, region: str) -> str:
@@ -138,6 +149,35 @@ class SigV4Signer:
         return signed
 
 
+def _check_settings(endpoint: str, region: str, credentials: Credentials) -> None:
+    """Refuse, as a LIBRARY_ERROR, settings that could never be signed or sent (checked once, not per call)."""
+    wrong = [
+        "%s must be printable ASCII with no spaces" % name
+        for name, value in (
+            ("region", region),
+            ("accessKeyId", credentials.accessKeyId),
+            ("sessionToken", credentials.sessionToken or "-"),
+        )
+        if not isinstance(value, str) or not HEADER_SAFE.fullmatch(value)
+    ]
+    secret = credentials.secretAccessKey
+    if not isinstance(secret, str) or not secret or not is_unicode(secret):
+        wrong.append("secretAccessKey must be a non-empty, valid Unicode string")
+    if not isinstance(endpoint, str) or not is_unicode(endpoint) or CONTROL_OR_SPACE.search(endpoint):
+        wrong.append("endpoint must be a URL with no spaces or control characters")
+    if wrong:
+        raise library_error("; ".join(wrong))
+
+
+def is_unicode(text: str) -> bool:
+    """False for a string UTF-8 (and so a signature, a body or a lease store) cannot hold: one with a lone surrogate."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _canonical_host(url: str) -> str:
     """The Host header value: the URL's host, with the port unless it is the scheme's default."""
     parts = urlsplit(url)
@@ -172,18 +212,22 @@ class AwsJsonClient:
         timeout: Timeout = Timeout(),
         retry: Retry = Retry(),
     ) -> None:
+        _check_settings(endpoint, region, credentials)
         self.endpoint = endpoint
         self.retry = retry
         self._url = endpoint + "/"
-        self._host = _canonical_host(endpoint)
-        self._path = urlsplit(self._url).path  # "/", or a proxy's path prefix plus "/"
+        try:
+            self._host = _canonical_host(endpoint)
+            self._path = urlsplit(self._url).path  # "/", or a proxy's path prefix plus "/"
+            self._prepared_url = requests.Request("POST", self._url).prepare().url
+            self._proxies = requests.utils.get_environ_proxies(self._url)
+        except ValueError as exc:  # requests' InvalidURL, a port out of range, a host IDNA refuses
+            raise library_error("endpoint %r is not a usable URL: %s" % (endpoint, exc)) from None
         self._target_prefix = target_prefix
         self._content_type = "application/x-amz-json-" + json_version
         self._signer = SigV4Signer(credentials, region, service)
         self._timeout = (timeout.connect, timeout.read)
         self._verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-        self._proxies = requests.utils.get_environ_proxies(self._url)
-        self._prepared_url = requests.Request("POST", self._url).prepare().url
         self._default_headers = list(requests.utils.default_headers().items())
         self._local = threading.local()
 

@@ -34,6 +34,12 @@ def _set_debug(value: bool) -> None:
         logger.addHandler(handler)
 
 
+def _internal(name: str, exc: Exception) -> Error:
+    """An argument no check foresaw made the library fail (a bug): logged with its traceback, and a LIBRARY_ERROR."""
+    logger.error("%s: internal error", name, exc_info=exc)
+    return library_error("%s: internal error: %s" % (name, type(exc).__name__))
+
+
 class AWSKinesisStreams:
     """The parent class of Producer and Consumer; also the namespace of the library's classes.
 
@@ -86,16 +92,20 @@ class AWSKinesisStreams:
         if wrong:
             self._init_error = library_error("%s wrongly initialized: %s" % (type(self).__name__, "; ".join(wrong)))
             return
-        client = AwsJsonClient(
-            resolve_endpoint("kinesis", region, endpoint),
-            region,
-            "kinesis",
-            TARGET_PREFIX,
-            JSON_VERSION,
-            Credentials(accessKeyId, secretAccessKey, sessionToken),
-            timeout or Timeout(),
-            retry,
-        )
+        try:
+            client = AwsJsonClient(
+                resolve_endpoint("kinesis", region, endpoint),
+                region,
+                "kinesis",
+                TARGET_PREFIX,
+                JSON_VERSION,
+                Credentials(accessKeyId, secretAccessKey, sessionToken),
+                timeout or Timeout(),
+                retry,
+            )
+        except Error as error:
+            self._init_error = library_error("%s wrongly initialized: %s" % (type(self).__name__, error.details))
+            return
         self._kinesis = Kinesis(client, streamName)
 
     @staticmethod
@@ -125,7 +135,8 @@ class AWSKinesisStreams:
                 raise library_error("callback must be callable")
             assert self._kinesis is not None
             send = prepare(self._kinesis)
-        except Error as error:
+        except Exception as exc:
+            error = exc if isinstance(exc, Error) else _internal(name, exc)
             logger.debug("%s: %s", name, error)
             return self._track(LOOP.deliver((error,) + failure, None if not callable(callback) else callback))
 
@@ -136,8 +147,7 @@ class AWSKinesisStreams:
                 logger.debug("%s failed: %s", name, error)
                 return (error,) + failure
             except Exception as exc:
-                logger.exception("%s: internal error", name)
-                return (library_error("%s: internal error: %s" % (name, type(exc).__name__)),) + failure
+                return (_internal(name, exc),) + failure
 
         return self._track(LOOP.call(work, callback))
 

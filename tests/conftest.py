@@ -1,11 +1,12 @@
 """Shared fixtures: real Kinesis-compatible servers on 127.0.0.1, and fresh streams on them."""
 
+import threading
 import time
 import uuid
 
 import pytest
 
-from awskinesisstreams import AWSKinesisStreams
+from awskinesisstreams import AWS_KINESIS_STREAMS_ERROR as ERR, AWSKinesisStreams
 from awskinesisstreams.local import LocalKinesis
 from atomic_dynamodb import dynamodb_endpoint  # noqa: F401  (a fixture: DynamoDB on moto, made atomic)
 from servers import Kinesalite
@@ -77,3 +78,28 @@ def wait_for(condition, seconds=15.0, step=0.05):
             return True
         time.sleep(step)
     return False
+
+
+class OneCallback:
+    """A callback that counts its calls (from the loop thread)."""
+
+    def __init__(self):
+        self.calls = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, *args):
+        with self.lock:
+            self.calls += 1
+
+
+def exactly_one_outcome(call, *, server_may_refuse=False):
+    """Run `call(callback)`, which must not raise, and check its single outcome."""
+    callback = OneCallback()
+    outcome = call(callback).result(20)
+    assert callback.calls == 1
+    err = outcome[0]
+    allowed = {ERR.LIBRARY_ERROR, ERR.REQUEST_FAILED} if server_may_refuse else {ERR.LIBRARY_ERROR}
+    assert err is None or (isinstance(err, AWSKinesisStreams.Error) and err.type in allowed and err.details)
+    if err is not None and err.type == ERR.REQUEST_FAILED:
+        assert err.httpStatus is not None  # the server answered: it judged the argument, not the library
+    return outcome
