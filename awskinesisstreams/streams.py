@@ -167,8 +167,12 @@ class AWSKinesisStreams:
 
         True when all did, False if `timeout` seconds passed first. Called from a callback it
         cannot wait for the loop it runs on, so it only refuses new calls and answers False.
+        A `timeout` that is not a number >= 0 counts as 0 (and is logged): close never raises.
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0):
+            logger.warning("close: timeout must be None or seconds >= 0, got %r; not waiting", timeout)
+            timeout = 0
+        deadline = None if timeout is None else time.monotonic() + min(timeout, threading.TIMEOUT_MAX)
         with self._lock:
             self._closed = True
         while True:

@@ -237,3 +237,11 @@ def test_a_worker_option_of_any_type_is_a_library_error_at_start(env, option, va
     err = start_and_stop(env, given)
     assert err is not None and err.type == ERR.LIBRARY_ERROR
     assert "Worker wrongly initialized" in err.details
+
+
+@pytest.mark.parametrize("timeout", ["x", float("nan"), -1, 10**400, float("inf"), [], True])
+def test_close_with_any_timeout_returns_and_then_refuses_calls(env, timeout):
+    p = env.producer()
+    assert p.close(timeout) is True  # nothing in flight: closed at once
+    err = exactly_one_outcome(lambda cb: p.putRecord(Record(1, "k"), cb))[0]
+    assert "closed" in err.details
