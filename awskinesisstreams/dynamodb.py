@@ -26,6 +26,7 @@ NAMES = {
     "#counter": "leaseCounter",
     "#checkpoint": "checkpoint",
     "#wanted": "wanted",
+    "#millis": "millisBehindLatest",
 }
 
 
@@ -53,6 +54,7 @@ def _lease(item: Dict[str, Any]) -> Lease:
         item["checkpoint"]["S"],
         tuple(parent["S"] for parent in item.get("parents", {}).get("L", [])),
         item.get("wanted", {}).get("S"),
+        millisBehindLatest=int(item["millisBehindLatest"]["N"]) if "millisBehindLatest" in item else None,
     )
 
 
@@ -193,7 +195,9 @@ class DynamoDBLeaseStore(LeaseStore):
         }
         return self._conditional("UpdateItem", _expressions(body, values)) is not None
 
-    def _change(self, lease: Lease, owner: Any, checkpoint: Optional[str], clear_wanted: bool) -> Optional[Lease]:
+    def _change(
+        self, lease: Lease, owner: Any, checkpoint: Optional[str], clear_wanted: bool, millis: Optional[int] = None
+    ) -> Optional[Lease]:
         values: Dict[str, Any] = {":counter": {"N": str(lease.counter)}, ":next": {"N": str(lease.counter + 1)}}
         sets = ["#counter = :next"]
         removes = ["#wanted"] if clear_wanted else []
@@ -206,6 +210,9 @@ class DynamoDBLeaseStore(LeaseStore):
         if checkpoint is not None:
             sets.append("#checkpoint = :checkpoint")
             values[":checkpoint"] = {"S": checkpoint}
+        if millis is not None:
+            sets.append("#millis = :millis")
+            values[":millis"] = {"N": str(millis)}
         update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         body = {
             "Key": self._key(lease),

@@ -38,7 +38,8 @@ class Lease:
 
     `checkpoint` is a sequence number (read on after it), a start position (TRIM_HORIZON,
     LATEST, AT_TIMESTAMP) for a shard never checkpointed, or SHARD_END. `wanted` names a
-    worker that asked the owner to hand the lease over (fair spreading).
+    worker that asked the owner to hand the lease over (fair spreading). `millisBehindLatest`
+    is the lag its owner last reported with a renewal (None until then), for monitoring.
     """
 
     application: str
@@ -49,6 +50,7 @@ class Lease:
     checkpoint: str = TRIM_HORIZON
     parents: Tuple[str, ...] = field(default_factory=tuple)
     wanted: Optional[str] = None
+    millisBehindLatest: Optional[int] = None
 
     @property
     def scope(self) -> str:
@@ -101,17 +103,20 @@ class LeaseStore(ABC):
         """Ask the lease's owner to hand it to `worker` (sets `wanted`, counter unchanged)."""
 
     @abstractmethod
-    def _change(self, lease: Lease, owner: Any, checkpoint: Optional[str], clear_wanted: bool) -> Optional[Lease]:
+    def _change(
+        self, lease: Lease, owner: Any, checkpoint: Optional[str], clear_wanted: bool, millis: Optional[int] = None
+    ) -> Optional[Lease]:
         """The one conditional write: if owner and counter are still `lease`'s, set the given
-        owner (unless KEEP) and checkpoint (unless None), clear `wanted` if asked, move the counter on."""
+        owner (unless KEEP), checkpoint and millisBehindLatest (each unless None), clear `wanted`
+        if asked, move the counter on."""
 
     def take(self, lease: Lease, owner: str) -> Optional[Lease]:
         """Make `owner` the owner of a free or expired lease."""
         return self._change(lease, owner, None, True)
 
-    def renew(self, lease: Lease) -> Optional[Lease]:
-        """The owner's heartbeat: only the counter moves."""
-        return self._change(lease, KEEP, None, False)
+    def renew(self, lease: Lease, millisBehindLatest: Optional[int] = None) -> Optional[Lease]:
+        """The owner's heartbeat: the counter moves, and the lag it reports (if any) is stored in the same write."""
+        return self._change(lease, KEEP, None, False, millisBehindLatest)
 
     def checkpoint(self, lease: Lease, position: str) -> Optional[Lease]:
         """Record how far the owner has processed; refused (None) if the lease was lost or it would go back."""
@@ -122,6 +127,10 @@ class LeaseStore(ABC):
     def release(self, lease: Lease, to: Optional[str] = None) -> Optional[Lease]:
         """Give the lease up: free, or handed straight to worker `to`."""
         return self._change(lease, to, None, True)
+
+
+# Columns added after the first schema, with their types: `prepare` adds them to an older file.
+ADDED_COLUMNS = (("millis_behind", "INTEGER"),)
 
 
 class SQLiteLeaseStore(LeaseStore):
@@ -150,6 +159,12 @@ class SQLiteLeaseStore(LeaseStore):
                 " counter INTEGER NOT NULL, checkpoint TEXT NOT NULL, parents TEXT NOT NULL, wanted TEXT,"
                 " PRIMARY KEY (scope, shard))"
             )
+            for name, kind in ADDED_COLUMNS:
+                if name not in {column["name"] for column in db.execute("PRAGMA table_info(leases)")}:
+                    try:
+                        db.execute("ALTER TABLE leases ADD COLUMN %s %s" % (name, kind))
+                    except sqlite3.OperationalError:  # another process added it first
+                        pass
 
     @staticmethod
     def _lease(row: sqlite3.Row) -> Lease:
@@ -163,6 +178,7 @@ class SQLiteLeaseStore(LeaseStore):
             row["checkpoint"],
             tuple(json.loads(row["parents"])),
             row["wanted"],
+            millisBehindLatest=row["millis_behind"] if "millis_behind" in row.keys() else None,  # an older file
         )
 
     def list(self, application: str, stream: str) -> List[Lease]:
@@ -180,7 +196,8 @@ class SQLiteLeaseStore(LeaseStore):
     def create(self, lease: Lease) -> bool:
         with closing(self._connect()) as db:
             cursor = db.execute(
-                "INSERT OR IGNORE INTO leases VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO leases (scope, shard, owner, counter, checkpoint, parents, wanted)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (lease.scope, lease.shardId, lease.owner, lease.counter, lease.checkpoint, json.dumps(lease.parents), None),
             )
             return cursor.rowcount == 1
@@ -200,7 +217,9 @@ class SQLiteLeaseStore(LeaseStore):
             )
             return cursor.rowcount == 1
 
-    def _change(self, lease: Lease, owner: Any, checkpoint: Optional[str], clear_wanted: bool) -> Optional[Lease]:
+    def _change(
+        self, lease: Lease, owner: Any, checkpoint: Optional[str], clear_wanted: bool, millis: Optional[int] = None
+    ) -> Optional[Lease]:
         new = replace(
             lease,
             owner=lease.owner if owner is KEEP else owner,
@@ -217,9 +236,11 @@ class SQLiteLeaseStore(LeaseStore):
                 if row is None:
                     return None
                 new = replace(new, checkpoint=checkpoint or row["checkpoint"], wanted=None if clear_wanted else row["wanted"])
+                new = replace(new, millisBehindLatest=row["millis_behind"] if millis is None else millis)
                 db.execute(
-                    "UPDATE leases SET owner = ?, counter = ?, checkpoint = ?, wanted = ? WHERE scope = ? AND shard = ?",
-                    (new.owner, new.counter, new.checkpoint, new.wanted, lease.scope, lease.shardId),
+                    "UPDATE leases SET owner = ?, counter = ?, checkpoint = ?, wanted = ?, millis_behind = ?"
+                    " WHERE scope = ? AND shard = ?",
+                    (new.owner, new.counter, new.checkpoint, new.wanted, new.millisBehindLatest, lease.scope, lease.shardId),
                 )
             finally:
                 db.execute("COMMIT")

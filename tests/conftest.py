@@ -9,7 +9,7 @@ import pytest
 from awskinesisstreams import AWS_KINESIS_STREAMS_ERROR as ERR, AWSKinesisStreams
 from awskinesisstreams.local import LocalKinesis
 from atomic_dynamodb import dynamodb_endpoint  # noqa: F401  (a fixture: DynamoDB on moto, made atomic)
-from servers import Kinesalite
+from servers import Dynalite, Kinesalite
 
 
 @pytest.fixture(scope="session")
@@ -31,6 +31,19 @@ def new_stream(server, shards=1):
     name = "test-" + uuid.uuid4().hex[:12]
     server.create_stream(name, shards)
     return name
+
+
+@pytest.fixture(scope="session")
+def dynalite():
+    """The endpoint of dynalite, the DynamoDB whose conditional writes are atomic (installed with npm on first use)."""
+    with Dynalite() as server:
+        yield server.endpoint
+
+
+@pytest.fixture(params=["dynamodb_endpoint", "dynalite"])
+def any_dynamodb(request):
+    """The endpoint of each DynamoDB in turn: moto behind its atomic proxy, and dynalite."""
+    return request.getfixturevalue(request.param)
 
 
 @pytest.fixture(params=["moto_server", "kinesalite"])

@@ -1,21 +1,22 @@
 """One conformance suite for every lease store: SQLite in a temporary file, DynamoDB on moto's server
-(behind a proxy that makes its conditional writes atomic, as DynamoDB's are)."""
+(behind a proxy that makes its conditional writes atomic, as DynamoDB's are) and on dynalite."""
 
 import multiprocessing
+import sqlite3
 
 import pytest
 from atomic_dynamodb import dynamodb_store
 
 from awskinesisstreams.dynamodb import DynamoDBLeaseStore
-from awskinesisstreams.leases import LATEST, SHARD_END, TRIM_HORIZON, Lease, SQLiteLeaseStore
+from awskinesisstreams.leases import LATEST, SHARD_END, TRIM_HORIZON, Lease, SQLiteLeaseStore, scope_of
 
 
-@pytest.fixture(params=["sqlite", "dynamodb"])
+@pytest.fixture(params=["sqlite", "dynamodb_endpoint", "dynalite"])
 def store(request, tmp_path):
     if request.param == "sqlite":
         made = SQLiteLeaseStore(str(tmp_path / "leases.sqlite3"))
     else:
-        made = dynamodb_store(request.getfixturevalue("dynamodb_endpoint"))
+        made = dynamodb_store(request.getfixturevalue(request.param))
     made.prepare()
     made.prepare()  # a second prepare finds the table there and keeps it
     return made
@@ -137,3 +138,39 @@ def test_processes_racing_for_one_lease_give_it_to_exactly_one(store):
     # each process read the lease before or after another took it: at most one take per counter value
     assert sum(wins) == stored.counter
     assert stored.owner in {"w%d" % i for i, won in enumerate(wins) if won}
+
+
+def test_a_renewal_carries_the_lag_and_other_changes_keep_it(store):
+    store.create(new_lease())
+    lease = store.take(store.get("app", "s1", "shardId-000000000000"), "w1")
+    assert lease.millisBehindLatest is None
+    lease = store.renew(lease, 1234)
+    assert (lease.millisBehindLatest, lease.counter) == (1234, 2)
+    assert store.get("app", "s1", lease.shardId) == lease
+    lease = store.renew(lease)  # nothing read yet: the last lag stays
+    lease = store.checkpoint(lease, "100")
+    assert store.get("app", "s1", lease.shardId).millisBehindLatest == 1234
+    lease = store.renew(lease, 0)
+    assert store.list("app", "s1")[0].millisBehindLatest == 0
+    taken = store.take(lease, "w2")  # another worker takes it over: the last lag reported stays
+    assert (taken.owner, taken.millisBehindLatest) == ("w2", 0)
+    assert store.renew(lease, 5) is None  # and the old owner can no longer report
+
+
+def test_an_sqlite_file_of_the_first_schema_keeps_working(tmp_path):
+    path = str(tmp_path / "old.sqlite3")
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE leases (scope TEXT NOT NULL, shard TEXT NOT NULL, owner TEXT, counter INTEGER NOT NULL,"
+            " checkpoint TEXT NOT NULL, parents TEXT NOT NULL, wanted TEXT, PRIMARY KEY (scope, shard))"
+        )
+        db.execute("INSERT INTO leases VALUES (?, ?, 'w1', 7, '42', '[]', NULL)", (scope_of("app", "s1"), "shardId-000000000000"))
+    db.close()
+    store = SQLiteLeaseStore(path)
+    old = store.get("app", "s1", "shardId-000000000000")
+    assert (old.owner, old.counter, old.checkpoint, old.millisBehindLatest) == ("w1", 7, "42", None)
+    store.prepare()
+    renewed = store.renew(old, 99)
+    assert (renewed.counter, renewed.millisBehindLatest) == (8, 99)
+    assert store.create(new_lease("shardId-000000000001")) is True
+    assert [lease.millisBehindLatest for lease in store.list("app", "s1")] == [99, None]
