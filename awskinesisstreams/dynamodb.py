@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional
 
 from .error import Error, library_error
 from .leases import KEEP, Lease, LeaseStore, scope_of
-from .request import AwsJsonClient, Credentials, Timeout, resolve_endpoint
+from .request import AwsJsonClient, Credentials, Timeout
 
 TARGET_PREFIX = "DynamoDB_20120810"
 JSON_VERSION = "1.0"
@@ -104,14 +104,9 @@ class DynamoDBLeaseStore(LeaseStore):
         try:
             if wrong:
                 raise library_error("%s must be non-empty strings" % ", ".join(wrong))
-            self._client = AwsJsonClient(
-                resolve_endpoint("dynamodb", region, endpoint),
-                region,
-                "dynamodb",
-                TARGET_PREFIX,
-                JSON_VERSION,
-                Credentials(accessKeyId, secretAccessKey, sessionToken),
-                timeout or Timeout(),
+            credentials = Credentials(accessKeyId, secretAccessKey, sessionToken)
+            self._client = AwsJsonClient.for_service(
+                "dynamodb", TARGET_PREFIX, JSON_VERSION, region, credentials, endpoint, timeout
             )
         except Error as error:
             self._init_error = library_error("DynamoDBLeaseStore wrongly initialized: %s" % error.details)

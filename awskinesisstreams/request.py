@@ -231,6 +231,22 @@ class AwsJsonClient:
         self._default_headers = list(requests.utils.default_headers().items())
         self._local = threading.local()
 
+    @classmethod
+    def for_service(
+        cls,
+        service: str,
+        target_prefix: str,
+        json_version: str,
+        region: str,
+        credentials: Credentials,
+        endpoint: Optional[str] = None,
+        timeout: Optional[Timeout] = None,
+        retry: Retry = Retry(),
+    ) -> "AwsJsonClient":
+        """A client of `service` at `endpoint`, else where resolve_endpoint says; a LIBRARY_ERROR Error if it cannot be one."""
+        endpoint = resolve_endpoint(service, region, endpoint)
+        return cls(endpoint, region, service, target_prefix, json_version, credentials, timeout or Timeout(), retry)
+
     def _adapter(self) -> requests.adapters.HTTPAdapter:
         """This worker thread's HTTP adapter: its own pool of keep-alive connections."""
         adapter = getattr(self._local, "adapter", None)

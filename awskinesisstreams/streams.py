@@ -15,7 +15,7 @@ from typing import Any, Callable, Optional, Set, Tuple, TypeVar, Union
 from .error import Error, library_error
 from .kinesis import JSON_VERSION, TARGET_PREFIX, Kinesis
 from .loop import LOOP, Callback
-from .request import AwsJsonClient, Credentials, Timeout, resolve_endpoint
+from .request import AwsJsonClient, Credentials, Timeout
 from .retry import Retry
 
 logger = logging.getLogger("awskinesisstreams")
@@ -92,16 +92,10 @@ class AWSKinesisStreams:
         if wrong:
             self._init_error = library_error("%s wrongly initialized: %s" % (type(self).__name__, "; ".join(wrong)))
             return
+        credentials = Credentials(accessKeyId, secretAccessKey, sessionToken)
         try:
-            client = AwsJsonClient(
-                resolve_endpoint("kinesis", region, endpoint),
-                region,
-                "kinesis",
-                TARGET_PREFIX,
-                JSON_VERSION,
-                Credentials(accessKeyId, secretAccessKey, sessionToken),
-                timeout or Timeout(),
-                retry,
+            client = AwsJsonClient.for_service(
+                "kinesis", TARGET_PREFIX, JSON_VERSION, region, credentials, endpoint, timeout, retry
             )
         except Error as error:
             self._init_error = library_error("%s wrongly initialized: %s" % (type(self).__name__, error.details))
