@@ -168,8 +168,11 @@ def is_sequence_number(value: object) -> bool:
 
 
 def _describe(value: object) -> str:
-    """A short, safe description of a wrong argument for an error message."""
-    text = repr(value)
+    """A short, safe description of a wrong argument for an error message (even one whose repr raises)."""
+    try:
+        text = repr(value)
+    except Exception:
+        text = "(no repr)"
     if len(text) > 60:
         text = text[:57] + "..."
     return "%s %s" % (type(value).__name__, text)

@@ -266,3 +266,35 @@ def test_close_with_any_timeout_returns_and_then_refuses_calls(env, timeout):
     assert p.close(timeout) is True  # nothing in flight: closed at once
     err = exactly_one_outcome(lambda cb: p.putRecord(Record(1, "k"), cb))[0]
     assert "closed" in err.details
+
+
+class Hostile:
+    """A value every question to which raises: its repr, truth, hash, length and equality."""
+
+    def _raise(self, *args):
+        raise RuntimeError("hostile")
+
+    __repr__ = __bool__ = __hash__ = __len__ = __eq__ = __iter__ = _raise
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda env, cb: env.producer().putRecord(Hostile(), cb),
+        lambda env, cb: put(env, cb, Hostile(), "k"),
+        lambda env, cb: put(env, cb, 1, Hostile()),
+        lambda env, cb: put(env, cb, 1, "k", Hostile()),
+        lambda env, cb: put(env, cb, 1, "k", None, Hostile()),
+        lambda env, cb: put(env, cb, 1, "k", encoder=Hostile()),
+        lambda env, cb: put(env, cb, 1, "k", encoder=lambda value: Hostile()),
+        lambda env, cb: env.producer().putRecords(Hostile(), cb),
+        lambda env, cb: iterator(env, cb, Hostile()),
+        lambda env, cb: iterator(env, cb, kind=Hostile()),
+        lambda env, cb: iterator(env, cb, options=Hostile()),
+        lambda env, cb: env.consumer().getRecords(Hostile(), cb),
+        lambda env, cb: env.consumer().getRecords({"shardIterator": Hostile()}, cb),
+    ],
+)
+def test_a_hostile_value_anywhere_is_a_library_error_that_says_what_is_wrong(env, call):
+    err = exactly_one_outcome(lambda cb: call(env, cb))[0]
+    assert "internal error" not in err.details and ("(no repr)" in err.details or "Hostile" in err.details)

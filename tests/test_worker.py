@@ -15,12 +15,12 @@ from awskinesisstreams.worker import LeaseLost
 FAST = dict(leaseDuration=1.0, heartbeatPeriod=0.25, shardSyncPeriod=1.0, pace="fast")
 
 
-@pytest.fixture(params=["sqlite", "dynamodb"])
+@pytest.fixture(params=["sqlite", "dynamodb_endpoint", "dynalite"])
 def store(request, tmp_path):
     made = (
         SQLiteLeaseStore(str(tmp_path / "leases.sqlite3"))
         if request.param == "sqlite"
-        else dynamodb_store(request.getfixturevalue("dynamodb_endpoint"))
+        else dynamodb_store(request.getfixturevalue(request.param))
     )
     made.prepare()
     return made
