@@ -28,8 +28,10 @@ from .retry import Attempts, Retry
 logger = logging.getLogger("awskinesisstreams")
 
 ALGORITHM = "AWS4-HMAC-SHA256"
-# What an HTTP header can carry as it is: the access key id, region and session token all go in one.
+# What an HTTP header can carry as it is: the access key id and session token each go in one.
 HEADER_SAFE = re.compile(r"[!-~]+")
+# A region is one field of the signature's slash-separated scope, and part of AWS's host names.
+REGION = re.compile(r"[A-Za-z0-9._-]+")
 CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
 # `Response.content` reads 10 KiB at a time; a GetRecords answer runs to megabytes, so read it in
 # larger pieces (through the same iter_content, with the same errors).
@@ -151,13 +153,15 @@ class SigV4Signer:
 
 def _check_settings(endpoint: str, region: str, credentials: Credentials) -> None:
     """Refuse, as a LIBRARY_ERROR, settings that could never be signed or sent (checked once, not per call)."""
-    wrong = [
+    wrong = []
+    if not isinstance(region, str) or not REGION.fullmatch(region):
+        wrong.append("region must be letters, digits, '-', '_' or '.'")
+    in_headers = [("accessKeyId", credentials.accessKeyId)]
+    if credentials.sessionToken:  # an empty one is not sent
+        in_headers.append(("sessionToken", credentials.sessionToken))
+    wrong += [
         "%s must be printable ASCII with no spaces" % name
-        for name, value in (
-            ("region", region),
-            ("accessKeyId", credentials.accessKeyId),
-            ("sessionToken", credentials.sessionToken or "-"),
-        )
+        for name, value in in_headers
         if not isinstance(value, str) or not HEADER_SAFE.fullmatch(value)
     ]
     secret = credentials.secretAccessKey
