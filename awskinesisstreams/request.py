@@ -248,6 +248,10 @@ class AwsJsonClient:
         retry: Retry = Retry(),
     ) -> "AwsJsonClient":
         """A client of `service` at `endpoint`, else where resolve_endpoint says; a LIBRARY_ERROR Error if it cannot be one."""
+        if endpoint is not None and (not isinstance(endpoint, str) or not endpoint.startswith(("http://", "https://"))):
+            raise library_error("endpoint must be an http:// or https:// URL")
+        if timeout is not None and not isinstance(timeout, Timeout):
+            raise library_error("timeout must be an AWSKinesisStreams.Timeout")
         endpoint = resolve_endpoint(service, region, endpoint)
         return cls(endpoint, region, service, target_prefix, json_version, credentials, timeout or Timeout(), retry)
 

@@ -81,10 +81,6 @@ class AWSKinesisStreams:
         ]
         if sessionToken is not None and (not isinstance(sessionToken, str) or not sessionToken):
             wrong.append("sessionToken must be None or a non-empty string")
-        if endpoint is not None and (not isinstance(endpoint, str) or not endpoint.startswith(("http://", "https://"))):
-            wrong.append("endpoint must be an http:// or https:// URL")
-        if timeout is not None and not isinstance(timeout, Timeout):
-            wrong.append("timeout must be an AWSKinesisStreams.Timeout")
         try:
             retry = Retry.of(retries)
         except Error as error:

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from test_fuzz import any_text
 
 from awskinesisstreams import AWS_KINESIS_STREAMS_ERROR as ERR, AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE as IT, AWSKinesisStreams
+from awskinesisstreams.dynamodb import DynamoDBLeaseStore
 from awskinesisstreams.leases import SQLiteLeaseStore
 
 Record = AWSKinesisStreams.Record
@@ -298,3 +299,18 @@ class Hostile:
 def test_a_hostile_value_anywhere_is_a_library_error_that_says_what_is_wrong(env, call):
     err = exactly_one_outcome(lambda cb: call(env, cb))[0]
     assert "internal error" not in err.details and ("(no repr)" in err.details or "Hostile" in err.details)
+
+
+@pytest.mark.parametrize(
+    "given",
+    [{"endpoint": 5}, {"endpoint": "ftp://x"}, {"endpoint": "http://\ud800"}, {"timeout": 5}, {"sessionToken": "\ud800"},
+     {"region": "\ud800"}, {"region": "a/b"}, {"accessKeyId": "\u00e9"}, {"secretAccessKey": "\udfff"}, {"table": None}],
+)
+def test_a_dynamodb_lease_store_made_of_anything_fails_each_call_not_its_constructor(given):
+    args = dict(table="t", region="us-east-1", accessKeyId="k", secretAccessKey="s", endpoint="http://127.0.0.1:9")
+    args.update(given)
+    store = DynamoDBLeaseStore(args.pop("table"), args.pop("region"), args.pop("accessKeyId"), args.pop("secretAccessKey"), **args)
+    with pytest.raises(AWSKinesisStreams.Error) as raised:
+        store.list("app", "stream")
+    assert raised.value.type == ERR.LIBRARY_ERROR and "DynamoDBLeaseStore wrongly initialized" in raised.value.details
+    assert "DynamoDBLeaseStore" in repr(store)
