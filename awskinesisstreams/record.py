@@ -1,7 +1,6 @@
 """AWSKinesisStreams.Record: one data record, as written by a Producer or read by a Consumer."""
 
 import json
-import re
 from typing import Any, Callable, Optional, Union
 
 from .enums import AWS_KINESIS_STREAMS_ENCRYPTION_TYPE
@@ -13,9 +12,6 @@ MAX_RECORD_BYTES = 1024 * 1024  # data plus partition key, as Kinesis counts it
 MAX_PARTITION_KEY_CHARS = 256
 MAX_HASH_KEY = 2**128 - 1
 BYTES_LIKE = (bytes, bytearray, memoryview)
-# AWS's patterns: no sign, no spaces, no leading zero, ASCII digits only ([0-9], as \d would take any script's digits).
-HASH_KEY = re.compile(r"0|[1-9][0-9]{0,38}")
-SEQUENCE_NUMBER = re.compile(r"0|[1-9][0-9]{0,128}")
 
 
 def json_encode(data: Any) -> str:
@@ -155,7 +151,7 @@ def check_hash_key(value: object) -> None:
     """Refuse an explicit hash key that is not as AWS's pattern `0|([1-9]\\d{0,38})` says, or over 2**128-1."""
     if value is None:
         return
-    if not isinstance(value, str) or not HASH_KEY.fullmatch(value) or int(value) > MAX_HASH_KEY:
+    if not _decimal(value, 39) or int(value) > MAX_HASH_KEY:  # type: ignore[arg-type]
         raise library_error(
             "explicitHashKey must be a decimal string from 0 to 2^128-1 with no sign, space or leading zero, got %s"
             % _describe(value)
@@ -164,7 +160,18 @@ def check_hash_key(value: object) -> None:
 
 def is_sequence_number(value: object) -> bool:
     """True for a string as AWS's sequence number pattern `0|([1-9]\\d{0,128})` says."""
-    return isinstance(value, str) and SEQUENCE_NUMBER.fullmatch(value) is not None
+    return _decimal(value, 129)
+
+
+def _decimal(value: object, most: int) -> bool:
+    """True for `0|([1-9]\\d{0,most-1})` with ASCII digits only: no sign, space or leading zero (faster than a regex)."""
+    return (
+        isinstance(value, str)
+        and value.isdigit()
+        and value.isascii()
+        and len(value) <= most
+        and (value[0] != "0" or value == "0")
+    )
 
 
 def _describe(value: object) -> str:

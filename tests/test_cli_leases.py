@@ -4,6 +4,7 @@ with its leases in SQLite, in moto's DynamoDB (atomic proxy) and in dynalite."""
 import json
 import threading
 import uuid
+from types import SimpleNamespace
 
 import pytest
 from atomic_dynamodb import dynamodb_store
@@ -12,6 +13,7 @@ from proxy import Proxy
 from test_cli import assert_user_error, env, run  # noqa: F401  (env is a fixture)
 
 from awskinesisstreams import AWSKinesisStreams
+from awskinesisstreams.cli import lease_rows
 from awskinesisstreams.leases import SQLiteLeaseStore
 
 LAG = 4242  # what the proxy makes every GetRecords answer report
@@ -127,3 +129,13 @@ def test_a_missing_lease_file_or_table_is_a_one_line_error_and_nothing_is_create
     table = ["--dynamodb", "no-such-table", "--dynamodb-endpoint", dynamodb_endpoint]
     assert_user_error(run(env, "leases", stream, "--app", "a", *table), "no-such-table")
     assert_user_error(run(env, "leases", stream, "--app", "a"), "--sqlite --dynamodb")
+
+
+def test_a_checkpoint_inside_an_aggregate_shows_its_sub_sequence():
+    # the sub-sequence comes with aggregation; a lease of either shape prints as its checkpoint says
+    shards = [{"ShardId": "shardId-000000000000"}, {"ShardId": "shardId-000000000001", "ParentShardId": "shardId-000000000000"}]
+    inside = SimpleNamespace(shardId="shardId-000000000000", owner="w", counter=3, checkpoint="49590", subSequence=4, millisBehindLatest=7)
+    whole = SimpleNamespace(shardId="shardId-000000000001", owner=None, counter=1, checkpoint="SHARD_END", millisBehindLatest=None)
+    rows = lease_rows(shards, [whole, inside])
+    assert [row["checkpoint"] for row in rows] == ["49590/4", "SHARD_END"]
+    assert rows[1]["parents"] == ["shardId-000000000000"] and rows[1]["owner"] is None and rows[1]["counter"] == 1
