@@ -103,7 +103,8 @@ def test_leases_shows_owner_counter_checkpoint_parents_and_the_lag_its_owner_ren
     # after a split, the children have no lease until a worker lists them: listed with nulls, and their parent
     boto = boto_kinesis(moto_server)
     boto.split_shard(StreamName=stream, ShardToSplit="shardId-000000000000", NewStartingHashKey=str(2**126))
-    assert wait_for(lambda: boto.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE")
+    summary = lambda: boto.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]  # noqa: E731
+    assert wait_for(lambda: summary()["StreamStatus"] == "ACTIVE")
     rows = leases_json(env, stream, app, options)
     assert len(rows) == 4
     for child in rows[2:]:
@@ -133,9 +134,10 @@ def test_a_missing_lease_file_or_table_is_a_one_line_error_and_nothing_is_create
 
 def test_a_checkpoint_inside_an_aggregate_shows_its_sub_sequence():
     # the sub-sequence comes with aggregation; a lease of either shape prints as its checkpoint says
-    shards = [{"ShardId": "shardId-000000000000"}, {"ShardId": "shardId-000000000001", "ParentShardId": "shardId-000000000000"}]
-    inside = SimpleNamespace(shardId="shardId-000000000000", owner="w", counter=3, checkpoint="49590", subSequence=4, millisBehindLatest=7)
-    whole = SimpleNamespace(shardId="shardId-000000000001", owner=None, counter=1, checkpoint="SHARD_END", millisBehindLatest=None)
+    parent, child = "shardId-000000000000", "shardId-000000000001"
+    shards = [{"ShardId": parent}, {"ShardId": child, "ParentShardId": parent}]
+    inside = SimpleNamespace(shardId=parent, owner="w", counter=3, checkpoint="49590", subSequence=4, millisBehindLatest=7)
+    whole = SimpleNamespace(shardId=child, owner=None, counter=1, checkpoint="SHARD_END", millisBehindLatest=None)
     rows = lease_rows(shards, [whole, inside])
     assert [row["checkpoint"] for row in rows] == ["49590/4", "SHARD_END"]
-    assert rows[1]["parents"] == ["shardId-000000000000"] and rows[1]["owner"] is None and rows[1]["counter"] == 1
+    assert (rows[1]["parents"], rows[1]["owner"], rows[1]["counter"]) == ([parent], None, 1)
