@@ -54,11 +54,12 @@ class Timeout:
     connect: float = 5.0
     read: float = 30.0
 
-    def __post_init__(self) -> None:
-        for name in ("connect", "read"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
-                raise ValueError("Timeout %s must be a positive number of seconds, got %r" % (name, value))
+    def usable(self) -> bool:
+        """True if both are positive numbers of seconds, or None (no limit), as `requests` takes them."""
+        return all(
+            value is None or (not isinstance(value, bool) and isinstance(value, (int, float)) and 0 < value < math.inf)
+            for value in (self.connect, self.read)
+        )
 
 
 def default_endpoint(service: str, region: str) -> str:
@@ -250,8 +251,8 @@ class AwsJsonClient:
         """A client of `service` at `endpoint`, else where resolve_endpoint says; a LIBRARY_ERROR Error if it cannot be one."""
         if endpoint is not None and (not isinstance(endpoint, str) or not endpoint.startswith(("http://", "https://"))):
             raise library_error("endpoint must be an http:// or https:// URL")
-        if timeout is not None and not isinstance(timeout, Timeout):
-            raise library_error("timeout must be an AWSKinesisStreams.Timeout")
+        if timeout is not None and (not isinstance(timeout, Timeout) or not timeout.usable()):
+            raise library_error("timeout must be an AWSKinesisStreams.Timeout of positive seconds (or None)")
         endpoint = resolve_endpoint(service, region, endpoint)
         return cls(endpoint, region, service, target_prefix, json_version, credentials, timeout or Timeout(), retry)
 

@@ -314,3 +314,11 @@ def test_a_dynamodb_lease_store_made_of_anything_fails_each_call_not_its_constru
         store.list("app", "stream")
     assert raised.value.type == ERR.LIBRARY_ERROR and "DynamoDBLeaseStore wrongly initialized" in raised.value.details
     assert "DynamoDBLeaseStore" in repr(store)
+
+
+@pytest.mark.parametrize("connect, read", [("x", 1), (0, 1), (1, -1), (float("nan"), 1), (1, float("inf")), (True, 1)])
+def test_a_timeout_that_is_not_seconds_is_a_library_error_on_every_call(env, connect, read):
+    timeout = AWSKinesisStreams.Timeout(connect, read)
+    p = AWSKinesisStreams.Producer("us-east-1", "k", "s", env.stream, endpoint=env.server.endpoint, timeout=timeout)
+    err = exactly_one_outcome(lambda cb: p.putRecord(Record(1, "k"), cb))[0]
+    assert "timeout" in err.details
