@@ -126,7 +126,7 @@ def _lease_store(args: argparse.Namespace, target: Target) -> Tuple[LeaseStore, 
 
 def _checkpoint(lease: Lease) -> str:
     """The checkpoint as shown: a sequence number (with `/sub-sequence` inside an aggregate), SHARD_END or a start position."""
-    sub = getattr(lease, "subSequence", None)
+    sub = lease.subSequence
     return lease.checkpoint if sub is None else "%s/%d" % (lease.checkpoint, sub)
 
 

@@ -3,7 +3,8 @@
 Each shard is read by a PollingSource on the library's loop, as the Worker reads it: a shard
 that is behind is read again after 0.2 s (AWS allows 5 GetRecords per second per shard); one
 that is caught up waits the -z pace. --checkpoint saves each shard's last sequence number after
-every batch written, so the next run starts right after it.
+every batch written, so the next run starts right after it. KPL aggregates are split into their
+user records unless --no-deaggregate is given.
 """
 
 import argparse
@@ -16,7 +17,7 @@ import re
 import sys
 import threading
 import time
-from typing import IO, Any, Dict, Optional, Set
+from typing import IO, Any, Dict, List, Optional, Set
 
 from .cli_target import Target, UsageError, positive
 from .enums import AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE as ITERATOR
@@ -56,19 +57,35 @@ def parse_timestamp(text: str, now: Optional[float] = None) -> float:
 
 
 def record_line(record: Record, shard_id: Optional[str] = None) -> str:
-    """One record as a JSON line: data as UTF-8 text (`data`) or, when it is not UTF-8, base64 (`dataBase64`)."""
+    """One record as a JSON line: data as UTF-8 text (`data`) or, when it is not UTF-8, base64 (`dataBase64`).
+
+    A user record out of an aggregate also has its `subSequenceNumber`, and its `explicitHashKey` if it has one.
+    """
     entry: Dict[str, Any] = {"shardId": shard_id} if shard_id else {}
     entry["sequenceNumber"] = record.sequenceNumber
+    if record.subSequenceNumber is not None:
+        entry["subSequenceNumber"] = record.subSequenceNumber
     if record.timestamp is not None:
         entry["arrivalTime"] = datetime.datetime.fromtimestamp(record.timestamp, datetime.timezone.utc).strftime(
             "%Y-%m-%dT%H:%M:%SZ"
         )
     entry["partitionKey"] = record.partitionKey
+    if record.explicitHashKey is not None:
+        entry["explicitHashKey"] = record.explicitHashKey
     try:
         entry["data"] = record.data.decode("utf-8")
     except UnicodeDecodeError:
         entry["dataBase64"] = base64.b64encode(record.data).decode("ascii")
     return json.dumps(entry) + "\n"
+
+
+def last_whole(written: List[Record], batch: List[Record]) -> Optional[str]:
+    """The sequence number of the last Kinesis record all of whose user records are in `written`,
+    the start of `batch` (None if there is none): -n may stop inside an aggregate."""
+    last = written[-1].sequenceNumber
+    if len(written) == len(batch) or batch[len(written)].sequenceNumber != last:
+        return last
+    return next((record.sequenceNumber for record in reversed(written) if record.sequenceNumber != last), None)
 
 
 class Checkpoint:
@@ -176,7 +193,8 @@ class Puller:
                     options = {"timestamp": self.args.timestamp} if kind is ITERATOR.AT_TIMESTAMP else None
                 shard.source = PollingSource(
                     self.kinesis, shard.id, kind, options, functools.partial(self._warn, shard),
-                    isBlob=True, pace=self.pace, maxFailures=MAX_FAILURES, fatal=FATAL,
+                    isBlob=True, deaggregate=not self.args.no_deaggregate, pace=self.pace,
+                    maxFailures=MAX_FAILURES, fatal=FATAL,
                 )
                 shard.source.next(functools.partial(self._got, shard))
 
@@ -196,7 +214,9 @@ class Puller:
             shard.out.flush()
             shard.count += len(records)
             self.total += len(records)
-            self.checkpoint.sequence[shard.id] = records[-1].sequenceNumber or ""
+            whole = last_whole(records, batch.records)
+            if whole:
+                self.checkpoint.sequence[shard.id] = whole
         if batch.ended:
             self.checkpoint.finished.add(shard.id)
             del self.active[shard.id]
@@ -290,6 +310,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--until-caught-up", action="store_true",
         help="stop once every shard reports 0 ms behind (after a read that was not a full page)")
     add("--checkpoint", metavar="FILE", help="resume after the sequence numbers saved in FILE, and save them there")
+    add("--no-deaggregate", action="store_true",
+        help="write KPL aggregated records whole (by default each becomes its user records)")
 
 
 def run(args: argparse.Namespace) -> int:

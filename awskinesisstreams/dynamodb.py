@@ -25,6 +25,7 @@ NAMES = {
     "#owner": "owner",
     "#counter": "leaseCounter",
     "#checkpoint": "checkpoint",
+    "#sub": "checkpointSubSequenceNumber",  # the KCL's name for it
     "#wanted": "wanted",
     "#millis": "millisBehindLatest",
 }
@@ -40,6 +41,8 @@ def _item(lease: Lease) -> Dict[str, Any]:
     }
     if lease.owner is not None:
         item["owner"] = {"S": lease.owner}
+    if lease.subSequence is not None:
+        item["checkpointSubSequenceNumber"] = {"N": str(lease.subSequence)}
     return item
 
 
@@ -54,8 +57,14 @@ def _lease(item: Dict[str, Any]) -> Lease:
         item["checkpoint"]["S"],
         tuple(parent["S"] for parent in item.get("parents", {}).get("L", [])),
         item.get("wanted", {}).get("S"),
-        millisBehindLatest=int(item["millisBehindLatest"]["N"]) if "millisBehindLatest" in item else None,
+        # both absent from items written before they existed
+        subSequence=_number(item.get("checkpointSubSequenceNumber")),
+        millisBehindLatest=_number(item.get("millisBehindLatest")),
     )
+
+
+def _number(value: Optional[Dict[str, str]]) -> Optional[int]:
+    return int(value["N"]) if value else None
 
 
 def _owner_condition(lease: Lease, values: Dict[str, Any]) -> str:
@@ -191,7 +200,14 @@ class DynamoDBLeaseStore(LeaseStore):
         return self._conditional("UpdateItem", _expressions(body, values)) is not None
 
     def _change(
-        self, lease: Lease, owner: Any, checkpoint: Optional[str], clear_wanted: bool, millis: Optional[int] = None
+        self,
+        lease: Lease,
+        owner: Any,
+        checkpoint: Optional[str],
+        clear_wanted: bool,
+        *,
+        sub: Optional[int] = None,
+        millis: Optional[int] = None,
     ) -> Optional[Lease]:
         values: Dict[str, Any] = {":counter": {"N": str(lease.counter)}, ":next": {"N": str(lease.counter + 1)}}
         sets = ["#counter = :next"]
@@ -205,6 +221,11 @@ class DynamoDBLeaseStore(LeaseStore):
         if checkpoint is not None:
             sets.append("#checkpoint = :checkpoint")
             values[":checkpoint"] = {"S": checkpoint}
+            if sub is None:
+                removes.append("#sub")
+            else:
+                sets.append("#sub = :sub")
+                values[":sub"] = {"N": str(sub)}
         if millis is not None:
             sets.append("#millis = :millis")
             values[":millis"] = {"N": str(millis)}

@@ -38,7 +38,9 @@ class Lease:
 
     `checkpoint` is a sequence number (read on after it), a start position (TRIM_HORIZON,
     LATEST, AT_TIMESTAMP) for a shard never checkpointed, or SHARD_END. `wanted` names a
-    worker that asked the owner to hand the lease over (fair spreading). `millisBehindLatest`
+    worker that asked the owner to hand the lease over (fair spreading). `subSequence`, when
+    not None, says the checkpoint is inside the aggregated record `checkpoint`: its user
+    records up to and including that index are done, the rest are not. `millisBehindLatest`
     is the lag its owner last reported with a renewal (None until then), for monitoring.
     """
 
@@ -50,6 +52,7 @@ class Lease:
     checkpoint: str = TRIM_HORIZON
     parents: Tuple[str, ...] = field(default_factory=tuple)
     wanted: Optional[str] = None
+    subSequence: Optional[int] = None
     millisBehindLatest: Optional[int] = None
 
     @property
@@ -62,13 +65,23 @@ class Lease:
         return self.checkpoint == SHARD_END
 
 
-def checkpoint_moves_forward(old: str, new: str) -> bool:
-    """True if `new` may replace `old`: never back, never away from SHARD_END."""
+def checkpoint_moves_forward(
+    old: str, new: str, old_sub: Optional[int] = None, new_sub: Optional[int] = None
+) -> bool:
+    """True if (`new`, `new_sub`) may replace (`old`, `old_sub`): never back, never away from SHARD_END.
+
+    Within one sequence number a sub-sequence (part of the aggregate done) comes before None
+    (all of it done).
+    """
     if old == SHARD_END:
         return False
     if new == SHARD_END or old in START_POSITIONS:
         return True
-    return new.isdigit() and int(new) >= int(old)
+    if not new.isdigit() or int(new) < int(old):
+        return False
+    if int(new) > int(old) or new_sub is None:
+        return True
+    return old_sub is not None and new_sub >= old_sub
 
 
 class LeaseStore(ABC):
@@ -104,11 +117,18 @@ class LeaseStore(ABC):
 
     @abstractmethod
     def _change(
-        self, lease: Lease, owner: Any, checkpoint: Optional[str], clear_wanted: bool, millis: Optional[int] = None
+        self,
+        lease: Lease,
+        owner: Any,
+        checkpoint: Optional[str],
+        clear_wanted: bool,
+        *,
+        sub: Optional[int] = None,
+        millis: Optional[int] = None,
     ) -> Optional[Lease]:
         """The one conditional write: if owner and counter are still `lease`'s, set the given
-        owner (unless KEEP), checkpoint and millisBehindLatest (each unless None), clear `wanted`
-        if asked, move the counter on."""
+        owner (unless KEEP) and checkpoint with its sub-sequence `sub` (unless checkpoint is
+        None), and millisBehindLatest (unless None), clear `wanted` if asked, move the counter on."""
 
     def take(self, lease: Lease, owner: str) -> Optional[Lease]:
         """Make `owner` the owner of a free or expired lease."""
@@ -116,13 +136,16 @@ class LeaseStore(ABC):
 
     def renew(self, lease: Lease, millisBehindLatest: Optional[int] = None) -> Optional[Lease]:
         """The owner's heartbeat: the counter moves, and the lag it reports (if any) is stored in the same write."""
-        return self._change(lease, KEEP, None, False, millisBehindLatest)
+        return self._change(lease, KEEP, None, False, millis=millisBehindLatest)
 
-    def checkpoint(self, lease: Lease, position: str) -> Optional[Lease]:
-        """Record how far the owner has processed; refused (None) if the lease was lost or it would go back."""
-        if not checkpoint_moves_forward(lease.checkpoint, position):
+    def checkpoint(self, lease: Lease, position: str, subSequence: Optional[int] = None) -> Optional[Lease]:
+        """Record how far the owner has processed (a user record inside an aggregate if `subSequence`
+        is given); refused (None) if the lease was lost or it would go back."""
+        if position == SHARD_END:
+            subSequence = None
+        if not checkpoint_moves_forward(lease.checkpoint, position, lease.subSequence, subSequence):
             return None
-        return self._change(lease, KEEP, position, False)
+        return self._change(lease, KEEP, position, False, sub=subSequence)
 
     def release(self, lease: Lease, to: Optional[str] = None) -> Optional[Lease]:
         """Give the lease up: free, or handed straight to worker `to`."""
@@ -130,7 +153,7 @@ class LeaseStore(ABC):
 
 
 # Columns added after the first schema, with their types: `prepare` adds them to an older file.
-ADDED_COLUMNS = (("millis_behind", "INTEGER"),)
+ADDED_COLUMNS = (("subsequence", "INTEGER"), ("millis_behind", "INTEGER"))
 
 
 class SQLiteLeaseStore(LeaseStore):
@@ -178,7 +201,8 @@ class SQLiteLeaseStore(LeaseStore):
             row["checkpoint"],
             tuple(json.loads(row["parents"])),
             row["wanted"],
-            millisBehindLatest=row["millis_behind"] if "millis_behind" in row.keys() else None,  # an older file
+            subSequence=_added(row, "subsequence"),
+            millisBehindLatest=_added(row, "millis_behind"),
         )
 
     def list(self, application: str, stream: str) -> List[Lease]:
@@ -196,9 +220,18 @@ class SQLiteLeaseStore(LeaseStore):
     def create(self, lease: Lease) -> bool:
         with closing(self._connect()) as db:
             cursor = db.execute(
-                "INSERT OR IGNORE INTO leases (scope, shard, owner, counter, checkpoint, parents, wanted)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (lease.scope, lease.shardId, lease.owner, lease.counter, lease.checkpoint, json.dumps(lease.parents), None),
+                "INSERT OR IGNORE INTO leases (scope, shard, owner, counter, checkpoint, parents, wanted, subsequence)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    lease.scope,
+                    lease.shardId,
+                    lease.owner,
+                    lease.counter,
+                    lease.checkpoint,
+                    json.dumps(lease.parents),
+                    None,
+                    lease.subSequence,
+                ),
             )
             return cursor.rowcount == 1
 
@@ -218,14 +251,16 @@ class SQLiteLeaseStore(LeaseStore):
             return cursor.rowcount == 1
 
     def _change(
-        self, lease: Lease, owner: Any, checkpoint: Optional[str], clear_wanted: bool, millis: Optional[int] = None
+        self,
+        lease: Lease,
+        owner: Any,
+        checkpoint: Optional[str],
+        clear_wanted: bool,
+        *,
+        sub: Optional[int] = None,
+        millis: Optional[int] = None,
     ) -> Optional[Lease]:
-        new = replace(
-            lease,
-            owner=lease.owner if owner is KEEP else owner,
-            counter=lease.counter + 1,
-            checkpoint=checkpoint or lease.checkpoint,
-        )
+        new = replace(lease, owner=lease.owner if owner is KEEP else owner, counter=lease.counter + 1)
         with closing(self._connect()) as db:
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -235,12 +270,26 @@ class SQLiteLeaseStore(LeaseStore):
                 ).fetchone()
                 if row is None:
                     return None
-                new = replace(new, checkpoint=checkpoint or row["checkpoint"], wanted=None if clear_wanted else row["wanted"])
-                new = replace(new, millisBehindLatest=row["millis_behind"] if millis is None else millis)
+                new = replace(
+                    new,
+                    checkpoint=checkpoint or row["checkpoint"],
+                    subSequence=sub if checkpoint else row["subsequence"],
+                    wanted=None if clear_wanted else row["wanted"],
+                    millisBehindLatest=row["millis_behind"] if millis is None else millis,
+                )
                 db.execute(
-                    "UPDATE leases SET owner = ?, counter = ?, checkpoint = ?, wanted = ?, millis_behind = ?"
+                    "UPDATE leases SET owner = ?, counter = ?, checkpoint = ?, subsequence = ?, wanted = ?, millis_behind = ?"
                     " WHERE scope = ? AND shard = ?",
-                    (new.owner, new.counter, new.checkpoint, new.wanted, new.millisBehindLatest, lease.scope, lease.shardId),
+                    (
+                        new.owner,
+                        new.counter,
+                        new.checkpoint,
+                        new.subSequence,
+                        new.wanted,
+                        new.millisBehindLatest,
+                        lease.scope,
+                        lease.shardId,
+                    ),
                 )
             finally:
                 db.execute("COMMIT")
@@ -248,4 +297,9 @@ class SQLiteLeaseStore(LeaseStore):
 
     def __repr__(self) -> str:
         return "SQLiteLeaseStore(%r)" % self.path
+
+
+def _added(row: sqlite3.Row, column: str) -> Any:
+    """A column of ADDED_COLUMNS, or None in a file that does not have it yet (read before any `prepare`)."""
+    return row[column] if column in row.keys() else None
 

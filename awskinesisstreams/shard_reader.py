@@ -7,12 +7,13 @@ The reader does not know where the batches come from: the Worker gives it a sour
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple
 
 from .enums import AWS_KINESIS_STREAMS_ERROR, AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE as ITERATOR
 from .error import Error, as_error, library_error
 from .leases import AT_TIMESTAMP, LATEST, SHARD_END, TRIM_HORIZON, Lease
 from .loop import LOOP
+from .record import Record
 from .shard_source import EXPIRED, THROTTLED, Batch, ShardSource
 
 if TYPE_CHECKING:
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger("awskinesisstreams")
 
 QUIET = THROTTLED + (EXPIRED,)  # failures the source rides out that the application need not hear about
+
+Position = Tuple[str, Optional[int]]  # a checkpoint: sequence number, and sub-sequence inside an aggregate
 
 
 class LeaseLost(Error):
@@ -33,21 +36,35 @@ class LeaseLost(Error):
 
 
 class Checkpointer:
-    """The `cb` handed to `processRecords`: `cb(error, checkpoint)`; also says which shard the records are from."""
+    """The `cb` handed to `processRecords`: `cb(error, checkpoint)`; also says which shard the records are from.
 
-    def __init__(self, reader: "ShardReader", last: str, ended: bool) -> None:
+    `checkpoint` True stores the end of the batch; a Record of the batch stores that record
+    (with its sub-sequence number when it came out of an aggregate), so a later reader
+    starts right after it.
+    """
+
+    def __init__(self, reader: "ShardReader", records: List[Record], ended: bool) -> None:
         self.shardId = reader.shardId
         self.millisBehindLatest = reader.millis_behind
         self._reader = reader
-        self._last = last
+        self._records = records
         self._ended = ended
         self._called = False
 
-    def __call__(self, error: Any = None, checkpoint: bool = False) -> None:
+    def __call__(self, error: Any = None, checkpoint: Any = False) -> None:
         if self._called:
             return
         self._called = True
-        LOOP.deliver((error, bool(checkpoint), self._last, self._ended), self._reader.processed)
+        position: Optional[Position] = None
+        records = self._records
+        if isinstance(checkpoint, Record) and checkpoint is not records[-1]:
+            if any(record is checkpoint for record in records):
+                position = (checkpoint.sequenceNumber, checkpoint.subSequenceNumber)  # type: ignore[assignment]
+            elif not error:
+                error = library_error("cb(None, record): the record to checkpoint at is not one of this batch")
+        elif checkpoint:  # the batch ends where a Kinesis record does: all of its last one is done
+            position = (records[-1].sequenceNumber, None)  # type: ignore[assignment]
+        LOOP.deliver((error, position, self._ended), self._reader.processed)
 
 
 class ShardReader:
@@ -63,6 +80,7 @@ class ShardReader:
         self.source: Optional[ShardSource] = None
         self.waiting = False  # a batch is asked of the source
         self.last_sequence: Optional[str] = None
+        self.skip: Optional[Position] = None  # resuming inside an aggregate: its user records up to here are done
         self.millis_behind: Optional[int] = None
         self.progress = self.renewed = time.monotonic()
 
@@ -85,8 +103,11 @@ class ShardReader:
             kind, options = ITERATOR[position], None
         elif position == AT_TIMESTAMP:
             kind, options = ITERATOR.AT_TIMESTAMP, {"timestamp": self.worker._options["timestamp"]}
-        else:
+        elif self.lease.subSequence is None:
             kind, options = ITERATOR.AFTER_SEQUENCE_NUMBER, {"startingSequenceNumber": position}
+        else:  # the rest of that aggregate first: read it again and skip what was checkpointed
+            kind, options = ITERATOR.AT_SEQUENCE_NUMBER, {"startingSequenceNumber": position}
+            self.skip = (position, self.lease.subSequence)
         self.source = self.worker._source(self.shardId, kind, options, self._reported)
         self._next()
 
@@ -116,24 +137,38 @@ class ShardReader:
                 self._give_up("reading failed: %s" % error)
             return
         self.millis_behind = batch.millisBehindLatest
-        if not batch.records:
+        records = batch.records
+        if self.skip is not None and records:
+            records = self._skip_checkpointed(records)
+        if not records:
             self._continue(batch.ended)
             return
-        last = batch.records[-1].sequenceNumber
-        self.last_sequence = last
-        self._user(self.worker._callbacks["processRecords"], batch.records, Checkpointer(self, last, batch.ended))
+        self.last_sequence = records[-1].sequenceNumber
+        self._user(self.worker._callbacks["processRecords"], records, Checkpointer(self, records, batch.ended))
 
-    def processed(self, error: Any, checkpoint: bool, last: str, ended: bool) -> None:
+    def _skip_checkpointed(self, records: List[Record]) -> List[Record]:
+        """The first batch after resuming inside an aggregate, without its user records already checkpointed."""
+        sequence, sub = self.skip  # type: ignore[misc]
+        self.skip = None
+        done = 0
+        for record in records:
+            if record.sequenceNumber != sequence or record.subSequenceNumber is None or record.subSequenceNumber > sub:
+                break
+            done += 1
+        return records[done:]
+
+    def processed(self, error: Any, position: Optional[Position], ended: bool) -> None:
         """What the application's `cb(error, checkpoint)` asked for, on the loop."""
         self._step()
         if self.lost:
-            if checkpoint:
-                self.worker._report(self.shardId, LeaseLost(self.shardId, "checkpoint at %s refused" % last))
+            if position:
+                self.worker._report(self.shardId, LeaseLost(self.shardId, "checkpoint at %s refused" % position[0]))
             self._finish()
         elif error:
             self._give_up("processRecords failed: %s" % (error,))
-        elif checkpoint:
-            self._write(lambda lease: self.worker._store.checkpoint(lease, last), lambda: self._continue(ended))
+        elif position:
+            sequence, sub = position
+            self._write(lambda lease: self.worker._store.checkpoint(lease, sequence, sub), lambda: self._continue(ended))
         else:
             self._continue(ended)
 

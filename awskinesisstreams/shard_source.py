@@ -69,6 +69,7 @@ class PollingSource(ShardSource):
     An expired iterator is renewed after the last record delivered (and reported); a failed call
     is reported and tried again with exponential backoff, up to `maxFailures` in a row (None: for
     ever). Errors of the AWS types in `fatal`, and LIBRARY_ERRORs, end the source at once.
+    Records come as the Consumer's would with the same `isBlob` and `deaggregate`.
     """
 
     def __init__(
@@ -80,6 +81,7 @@ class PollingSource(ShardSource):
         report: Report,
         *,
         isBlob: bool = False,
+        deaggregate: bool = False,
         limit: int = MAX_GET_LIMIT,
         pace: float = 2.0,
         maxFailures: Optional[int] = None,
@@ -90,6 +92,7 @@ class PollingSource(ShardSource):
         self._start = (type, typeOptions)
         self._report = report
         self._is_blob = isBlob
+        self._deaggregate = deaggregate
         self._limit = limit
         self._pace = pace
         self._max_failures = maxFailures
@@ -146,7 +149,7 @@ class PollingSource(ShardSource):
         self._timer = None
         self._last_get = time.monotonic()
         options = self._options
-        self._call(lambda kinesis: kinesis.get_records(options, self._is_blob), self._got_records)
+        self._call(lambda kinesis: kinesis.get_records(options, self._is_blob, self._deaggregate), self._got_records)
 
     def _got_records(self, error: Optional[Error], result: Any) -> None:
         if self._over:

@@ -57,6 +57,7 @@ DEFAULTS: Dict[str, Any] = {
     "stuckAfter": 60.0,
     "pace": "normal",
     "isBlob": False,
+    "deaggregate": True,  # KPL aggregates delivered as their user records
 }
 
 
@@ -152,8 +153,7 @@ class Worker(AWSKinesisStreams):
         limit = opts["limit"]
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10000:
             wrong.append("limit must be an integer from 1 to 10000")
-        if not isinstance(opts["isBlob"], bool):
-            wrong.append("isBlob must be a boolean")
+        wrong += ["%s must be a boolean" % name for name in ("isBlob", "deaggregate") if not isinstance(opts[name], bool)]
         if not isinstance(opts["pace"], str) or opts["pace"] not in PACES:
             wrong.append("pace must be slow, normal or fast")
         if not bad_numbers and opts["heartbeatPeriod"] and opts["heartbeatPeriod"] * 2 > opts["leaseDuration"]:
@@ -355,7 +355,15 @@ class Worker(AWSKinesisStreams):
         assert self._kinesis is not None
         opts = self._options
         return PollingSource(
-            self._kinesis, shardId, type, typeOptions, report, isBlob=opts["isBlob"], limit=opts["limit"], pace=self._pace
+            self._kinesis,
+            shardId,
+            type,
+            typeOptions,
+            report,
+            isBlob=opts["isBlob"],
+            deaggregate=opts["deaggregate"],
+            limit=opts["limit"],
+            pace=self._pace,
         )
 
     def _read(self, lease: Lease) -> None:

@@ -4,7 +4,6 @@ with its leases in SQLite, in moto's DynamoDB (atomic proxy) and in dynalite."""
 import json
 import threading
 import uuid
-from types import SimpleNamespace
 
 import pytest
 from atomic_dynamodb import dynamodb_store
@@ -14,7 +13,7 @@ from test_cli import assert_user_error, env, run  # noqa: F401  (env is a fixtur
 
 from awskinesisstreams import AWSKinesisStreams
 from awskinesisstreams.cli import lease_rows
-from awskinesisstreams.leases import SQLiteLeaseStore
+from awskinesisstreams.leases import Lease, SQLiteLeaseStore
 
 LAG = 4242  # what the proxy makes every GetRecords answer report
 KEYS = ["shardId", "owner", "counter", "checkpoint", "parents", "millisBehindLatest"]
@@ -133,11 +132,10 @@ def test_a_missing_lease_file_or_table_is_a_one_line_error_and_nothing_is_create
 
 
 def test_a_checkpoint_inside_an_aggregate_shows_its_sub_sequence():
-    # the sub-sequence comes with aggregation; a lease of either shape prints as its checkpoint says
     parent, child = "shardId-000000000000", "shardId-000000000001"
     shards = [{"ShardId": parent}, {"ShardId": child, "ParentShardId": parent}]
-    inside = SimpleNamespace(shardId=parent, owner="w", counter=3, checkpoint="49590", subSequence=4, millisBehindLatest=7)
-    whole = SimpleNamespace(shardId=child, owner=None, counter=1, checkpoint="SHARD_END", millisBehindLatest=None)
+    inside = Lease("app", "s", parent, owner="w", counter=3, checkpoint="49590", subSequence=4, millisBehindLatest=7)
+    whole = Lease("app", "s", child, counter=1, checkpoint="SHARD_END")
     rows = lease_rows(shards, [whole, inside])
     assert [row["checkpoint"] for row in rows] == ["49590/4", "SHARD_END"]
     assert (rows[1]["parents"], rows[1]["owner"], rows[1]["counter"]) == ([parent], None, 1)
