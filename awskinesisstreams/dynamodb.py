@@ -200,14 +200,8 @@ class DynamoDBLeaseStore(LeaseStore):
         return self._conditional("UpdateItem", _expressions(body, values)) is not None
 
     def _change(
-        self,
-        lease: Lease,
-        owner: Any,
-        checkpoint: Optional[str],
-        clear_wanted: bool,
-        *,
-        sub: Optional[int] = None,
-        millis: Optional[int] = None,
+        self, lease: Lease, owner: Any, checkpoint: Optional[str], clear_wanted: bool,
+        *, sub: Optional[int] = None, millis: Optional[int] = None,
     ) -> Optional[Lease]:
         values: Dict[str, Any] = {":counter": {"N": str(lease.counter)}, ":next": {"N": str(lease.counter + 1)}}
         sets = ["#counter = :next"]

@@ -117,14 +117,8 @@ class LeaseStore(ABC):
 
     @abstractmethod
     def _change(
-        self,
-        lease: Lease,
-        owner: Any,
-        checkpoint: Optional[str],
-        clear_wanted: bool,
-        *,
-        sub: Optional[int] = None,
-        millis: Optional[int] = None,
+        self, lease: Lease, owner: Any, checkpoint: Optional[str], clear_wanted: bool,
+        *, sub: Optional[int] = None, millis: Optional[int] = None,
     ) -> Optional[Lease]:
         """The one conditional write: if owner and counter are still `lease`'s, set the given
         owner (unless KEEP) and checkpoint with its sub-sequence `sub` (unless checkpoint is
@@ -251,14 +245,8 @@ class SQLiteLeaseStore(LeaseStore):
             return cursor.rowcount == 1
 
     def _change(
-        self,
-        lease: Lease,
-        owner: Any,
-        checkpoint: Optional[str],
-        clear_wanted: bool,
-        *,
-        sub: Optional[int] = None,
-        millis: Optional[int] = None,
+        self, lease: Lease, owner: Any, checkpoint: Optional[str], clear_wanted: bool,
+        *, sub: Optional[int] = None, millis: Optional[int] = None,
     ) -> Optional[Lease]:
         new = replace(lease, owner=lease.owner if owner is KEEP else owner, counter=lease.counter + 1)
         with closing(self._connect()) as db:
