@@ -5,6 +5,7 @@ import time
 import uuid
 
 import pytest
+from hypothesis import strategies as st
 
 from awskinesisstreams import AWS_KINESIS_STREAMS_ERROR as ERR, AWSKinesisStreams
 from awskinesisstreams.local import LocalKinesis
@@ -91,6 +92,11 @@ def wait_for(condition, seconds=15.0, step=0.05):
             return True
         time.sleep(step)
     return False
+
+
+# Any code point, lone surrogates included (text() leaves them out), the odd ones often: for string arguments.
+ODD = ["\ud800", "\udfff", "\x00", "\U0001f600", "\u0661"]
+any_text = st.text(alphabet=st.characters(blacklist_categories=()) | st.sampled_from(ODD), max_size=40)
 
 
 class OneCallback:

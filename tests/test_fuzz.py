@@ -2,7 +2,7 @@
 any JSON-compatible value and any bytes come back unchanged from a real put and get (moto)."""
 
 import pytest
-from conftest import OneCallback, consumer, exactly_one_outcome, new_stream, producer
+from conftest import OneCallback, any_text, consumer, exactly_one_outcome, new_stream, producer
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from awskinesisstreams import AWS_KINESIS_STREAMS_ERROR as ERR, AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE as IT, AWSKinesisStreams
@@ -11,10 +11,8 @@ Record = AWSKinesisStreams.Record
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 ROUND_TRIP = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-# Any code point, lone surrogates included (text() leaves them out), the odd ones often. JSON writes a lone
-# surrogate as an escape, and two such escapes read back as one character: so only text() round-trips.
-ODD = ["\ud800", "\udfff", "\x00", "\U0001f600", "\u0661"]
-any_text = st.text(alphabet=st.characters(blacklist_categories=()) | st.sampled_from(ODD), max_size=40)
+# JSON writes a lone surrogate as an escape, and two such escapes read back as one character: so only
+# text() (no surrogates) round-trips; any_text is used where only the outcome counts.
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),

@@ -9,9 +9,8 @@ import re
 import uuid
 
 import pytest
-from conftest import OneCallback, consumer, exactly_one_outcome, new_stream, producer, wait_for
-from hypothesis import HealthCheck, given, settings, strategies as st
-from test_fuzz import any_text
+from conftest import OneCallback, any_text, consumer, exactly_one_outcome, new_stream, producer, wait_for
+from hypothesis import HealthCheck, given, settings
 
 from awskinesisstreams import AWS_KINESIS_STREAMS_ERROR as ERR, AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE as IT, AWSKinesisStreams
 from awskinesisstreams.dynamodb import DynamoDBLeaseStore
