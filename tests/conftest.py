@@ -41,12 +41,6 @@ def dynalite():
         yield server.endpoint
 
 
-@pytest.fixture(params=["dynamodb_endpoint", "dynalite"])
-def any_dynamodb(request):
-    """The endpoint of each DynamoDB in turn: moto behind its atomic proxy, and dynalite."""
-    return request.getfixturevalue(request.param)
-
-
 @pytest.fixture(params=["moto_server", "kinesalite"])
 def any_server(request):
     """Each Kinesis implementation in turn, for the cases where both behave as AWS does."""
