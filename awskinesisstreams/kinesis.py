@@ -9,6 +9,7 @@ library's objects.
 import binascii
 import datetime
 import json
+import math
 from json.encoder import encode_basestring_ascii as json_string
 from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
 
@@ -21,7 +22,7 @@ from .enums import (
 )
 from .error import Error, library_error
 from .put_record_result import PutRecordResult
-from .record import Record, _describe, key_bytes
+from .record import Record, _describe, is_sequence_number, key_bytes
 from .request import AwsJsonClient
 from .retry import RETRIED_RECORD_ERRORS, Attempts
 
@@ -87,7 +88,8 @@ def _timestamp(value: object) -> float:
         if value.tzinfo is None:
             raise library_error("timestamp must be an aware datetime (a naive one has no time zone)")
         return value.timestamp()
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    finite = isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+    if isinstance(value, bool) or not finite:
         raise library_error("timestamp must be seconds since the epoch, got %s" % _describe(value))
     return value
 
@@ -289,7 +291,7 @@ def starting_point(kind: ITERATOR, options: Dict[str, Any], where: str) -> Tuple
     """The sequence number (AT_/AFTER_SEQUENCE_NUMBER) or timestamp (AT_TIMESTAMP) that `kind` needs from `options`."""
     if kind in SEQUENCE_ITERATORS:
         number = options.get("startingSequenceNumber")
-        if not isinstance(number, str) or not number.isdigit() or not number.isascii():
+        if not is_sequence_number(number):
             raise library_error(
                 "%s.startingSequenceNumber (a sequence number string) is required for %s, got %s"
                 % (where, kind.name, _describe(number))

@@ -121,3 +121,21 @@ class KinesisMock(LocalKinesis):
         ):
             settings[action + "_DURATION"] = "0ms"
         return settings
+
+
+DYNALITE_VERSION = "4.0.0"
+DYNALITE_LAUNCH = """
+var port = parseInt(process.argv[1], 10);
+require('dynalite')({createTableMs: 0, deleteTableMs: 0, updateTableMs: 0}).listen(port, '127.0.0.1');
+"""
+
+
+class Dynalite(LocalKinesis):
+    """dynalite (npm, in memory) on 127.0.0.1: a DynamoDB whose conditional writes are atomic, as AWS's are.
+
+    Started and stopped like the embedded local Kinesis; it serves DynamoDB only.
+    """
+
+    def command(self) -> List[str]:
+        home = npm_home("dynalite", DYNALITE_VERSION)
+        return ["env", "NODE_PATH=" + os.path.join(home, "node_modules"), "node", "-e", DYNALITE_LAUNCH, str(self.port)]
