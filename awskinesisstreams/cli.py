@@ -162,7 +162,7 @@ def run_leases(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
     else:
         header = [title for _, title in LEASE_COLUMNS]
-        print(_table([header] + [[_cell(row[key]) for key, _ in LEASE_COLUMNS] for row in rows]))
+        print(table([header] + [[_cell(row[key]) for key, _ in LEASE_COLUMNS] for row in rows]))
     return 0
 
 
