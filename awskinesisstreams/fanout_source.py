@@ -29,6 +29,7 @@ IN_USE = "ResourceInUseException"
 IN_USE_WAIT = 1.0  # seconds between tries while AWS still counts the last subscription
 IN_USE_GRACE = 6.0  # AWS refuses a subscription within 5 s of the last; longer, another reader holds it
 FIRST_BACKOFF = 0.5
+EVERY = 1.0  # AWS takes one SubscribeToShard a second per consumer and shard
 
 
 class FanOutSource(ShardSource):
@@ -126,9 +127,9 @@ class FanOutSource(ShardSource):
         return True
 
     def _pause(self, seconds: float) -> bool:
-        """Wait `seconds` unless closed first; True if still open."""
+        """Wait `seconds` (if more than 0) unless closed first; True if still open."""
         with self._cond:
-            return not self._cond.wait_for(lambda: self._closed, seconds)
+            return not self._cond.wait_for(lambda: self._closed, max(0.0, seconds))
 
     def _tell(self, error: Error) -> None:
         LOOP.deliver((error,), lambda error: None if self._closed else self._report(error))
@@ -138,7 +139,11 @@ class FanOutSource(ShardSource):
     def _run(self) -> None:
         failures = 0
         last_end = time.monotonic()  # a shard just taken over may still be subscribed by its last reader
+        last_start = -EVERY
         while not self._closed:
+            if not self._pause(last_start + EVERY - time.monotonic()):
+                return
+            last_start = time.monotonic()
             try:
                 done, children = self._subscribe()
             except Exception as exc:  # an Error, or a bug that must not leave the reader waiting
@@ -191,7 +196,6 @@ class FanOutSource(ShardSource):
 
         children = subscription.run(emit)
         return bool(ended), None if ended else children
-
 
 
 def closed_shards(shards: List[Dict[str, Any]]) -> Dict[str, List[str]]:

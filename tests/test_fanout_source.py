@@ -54,7 +54,8 @@ def test_it_subscribes_again_after_each_end_from_the_last_continuation(kinesis_m
         seen[key] = seen.get(key, 0) + 1
         return [raw, END] if seen[key] == 2 else None
 
-    with StreamProxy(kinesis_mock.endpoint, rewrite=end_after_two_events) as proxy:
+    started = []
+    with StreamProxy(kinesis_mock.endpoint, script=lambda body: started.append(time.monotonic()), rewrite=end_after_two_events) as proxy:
         reader = Reader(kinesis_mock, stream, proxy.endpoint)
         records = reader.read_to(5)
         for n in range(5, 15):
@@ -67,6 +68,7 @@ def test_it_subscribes_again_after_each_end_from_the_last_continuation(kinesis_m
     assert len(starts) >= 3 and starts[0] == {"Type": "TRIM_HORIZON"}
     assert all(start["Type"] == "AFTER_SEQUENCE_NUMBER" for start in starts[1:])
     assert reader.reports == []  # a ResourceInUseException right after an end is waited out, not reported
+    assert all(later - earlier >= 0.95 for earlier, later in zip(started, started[1:]))  # AWS: one call a second
 
 
 def test_errors_are_reported_and_tried_again_with_backoff(kinesis_mock):
