@@ -55,7 +55,8 @@ def test_it_subscribes_again_after_each_end_from_the_last_continuation(kinesis_m
         return [raw, END] if seen[key] == 2 else None
 
     started = []
-    with StreamProxy(kinesis_mock.endpoint, script=lambda body: started.append(time.monotonic()), rewrite=end_after_two_events) as proxy:
+    note_start = lambda body: started.append(time.monotonic())  # noqa: E731  (None: passed on upstream)
+    with StreamProxy(kinesis_mock.endpoint, script=note_start, rewrite=end_after_two_events) as proxy:
         reader = Reader(kinesis_mock, stream, proxy.endpoint)
         records = reader.read_to(5)
         for n in range(5, 15):
