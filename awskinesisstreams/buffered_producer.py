@@ -126,7 +126,8 @@ class BufferedProducer(AWSKinesisStreams):
     ) -> "Future[Outcome]":
         """Buffer one record; `callback(error, putRecordResult)` once it is written or given up."""
         try:
-            self._check(callback)
+            if self._closed or self._init_error is not None or (callback is not None and not callable(callback)):
+                self._check(callback)
             if not isinstance(record, Record):
                 raise library_error("record must be an AWSKinesisStreams.Record, got %s" % _describe(record))
             data = record.encode()

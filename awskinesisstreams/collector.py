@@ -34,6 +34,7 @@ ROUTE_CACHE_SIZE = 1 << 16
 BACKOFF = 0.05  # the first wait after a failed request; it doubles up to BACKOFF_CAP
 BACKOFF_CAP = 2.0
 INFINITY = float("inf")
+_now = time.monotonic
 
 
 def backoff(failures: int) -> float:
@@ -134,7 +135,17 @@ class Collector:
                 error = self._wait_for_room(cost)
                 if error is not None:
                     return error
-            self._put((key, hash_key, data, callback, future, time.monotonic(), self._epoch, cost))
+            self.buffered += cost
+            self.outstanding += 1
+            epoch = self._epoch
+            epoch.count += 1
+            entry = (key, hash_key, data, callback, future, _now(), epoch, cost)
+            queue = self._routes.get(key) if hash_key is None else None
+            # the usual case, inline: one more record in its shard's open aggregate
+            if queue is not None and queue.open and queue.aggregate is not None and queue.aggregate.add(key, None, data):
+                queue.open.append(entry)
+            else:
+                self._place(entry, queue)
         return None
 
     def add_all(self, records: Sequence[Tuple[str, Optional[str], bytes, Any]]) -> Optional[Error]:
@@ -146,16 +157,14 @@ class Collector:
             for (key, hash_key, data, callback), cost in zip(records, costs):
                 if self.buffered + cost > self._max_bytes and self.buffered:
                     self._wait_for_room(cost)
-                self._put((key, hash_key, data, callback, None, time.monotonic(), self._epoch, cost))
+                self.buffered += cost
+                self.outstanding += 1
+                self._epoch.count += 1
+                self._place((key, hash_key, data, callback, None, _now(), self._epoch, cost), None)
         return None
 
-    def _put(self, entry: Entry) -> None:
-        """Count and route one record (the lock is held)."""
-        self.buffered += entry[COST]
-        self.outstanding += 1
-        entry[EPOCH].count += 1
-        key = entry[KEY]
-        queue = self._routes.get(key) if entry[HASH_KEY] is None else None
+    def _place(self, entry: Entry, queue: Optional[ShardQueue]) -> None:
+        """Route a counted record into its queue and send or arm the timer as needed (the lock is held)."""
         if queue is None:
             queue = self._route(entry)
             if queue is None:
@@ -164,7 +173,7 @@ class Collector:
                 self._arm(entry[GIVEN] + self._ttl)
                 return
         if queue.add(entry):
-            self._send(queue, time.monotonic())
+            self._send(queue, _now())
         elif queue.deadline < self._timer_at:
             self._arm(queue.deadline)
 
@@ -390,26 +399,46 @@ class Collector:
     # -- answering (loop thread, without the lock) ----------------------------------
 
     def _answer(self, written: List[Tuple[Unit, PutRecordResult]], given_up: List[Tuple[Entry, Error]]) -> None:
-        """Run the callbacks of records written and given up, resolve their futures, then free their room."""
+        """Run the callbacks of records written and given up, resolve their futures, then free their room.
+
+        The per-record loop is written out: it runs once for every user record.
+        """
         if not written and not given_up:
             return
-        futures: List[Tuple[LazyFuture, Tuple[Any, ...]]] = []
+        futures: List[LazyFuture] = []
+        outcomes: List[Tuple[Any, ...]] = []
         done: List[Entry] = []
         for unit, result in written:
             shard_id, sequence, encryption = result.shardId, result.sequenceNumber, result.encryptionType
-            for sub, entry in enumerate(unit.entries) if unit.aggregated else ((0, unit.entries[0]),):
-                outcome = (None, PutRecordResult(None, None, shard_id, sequence, encryption, sub))
-                self._call(entry[CALLBACK], entry[FUTURE], outcome, futures)
-            done.extend(unit.entries)
+            entries = unit.entries
+            for sub, entry in enumerate(entries):
+                outcome = (None, PutRecordResult(None, None, shard_id, sequence, encryption, sub if unit.aggregated else 0))
+                callback = entry[CALLBACK]
+                if callback is not None:
+                    try:
+                        callback(None, outcome[1])
+                    except Exception:
+                        logger.exception("exception in a callback (the buffered producer goes on)")
+                if entry[FUTURE] is not None:
+                    futures.append(entry[FUTURE])
+                    outcomes.append(outcome)
+            done += entries
         for entry, error in given_up:
-            self._call(entry[CALLBACK], entry[FUTURE], (error, None), futures)
+            outcome = (error, None)
+            if entry[CALLBACK] is not None:
+                run_callback(entry[CALLBACK], outcome)
+            if entry[FUTURE] is not None:
+                futures.append(entry[FUTURE])
+                outcomes.append(outcome)
             done.append(entry)
-        resolve_all(futures)
+        resolve_all(zip(futures, outcomes))
         finished: List[Flush] = []
         with self._lock:
+            freed = 0
             for entry in done:
                 entry[EPOCH].count -= 1
-                self.buffered -= entry[COST]
+                freed += entry[COST]
+            self.buffered -= freed
             self.outstanding -= len(done)
             self._room.notify_all()
             if self._flushes:
@@ -417,14 +446,6 @@ class Collector:
                 self._flushes = [flush for flush in self._flushes if flush not in finished]
         for flush in finished:
             answer(flush.callback, flush.future, (None,))
-
-    @staticmethod
-    def _call(callback: Any, future: Optional[LazyFuture], outcome: Tuple[Any, ...], futures: List[Tuple[LazyFuture, Tuple[Any, ...]]]) -> None:
-        """Run a callback; its future resolves later, with `futures`."""
-        if callback is not None:
-            run_callback(callback, outcome)
-        if future is not None:
-            futures.append((future, outcome))
 
 
 def run_callback(callback: Callable[..., Any], outcome: Tuple[Any, ...]) -> None:
