@@ -68,7 +68,7 @@ class BufferedProducer(AWSKinesisStreams):
         recordTtl: float = 30.0,
         maxBufferedBytes: int = 64 * 2**20,
         rateLimit: float = 1.0,
-        maxAggregateBytes: int = 51200,
+        maxAggregateBytes: int = 256 * 1024,
         timeout: Optional[Timeout] = None,
     ) -> None:
         # retries=0: the collector retries failed records itself, per shard and within recordTtl
@@ -133,9 +133,8 @@ class BufferedProducer(AWSKinesisStreams):
             data = record.encode()
         except Error as error:
             return self._refuse(error, callback, (None,))
-        future = LazyFuture()
-        error = self._collector.add(record.partitionKey, record.explicitHashKey, data, callback, future)  # type: ignore[union-attr]
-        return future if error is None else self._refuse(error, callback, (None,))
+        entry = self._collector.add(record.partitionKey, record.explicitHashKey, data, callback)  # type: ignore[union-attr]
+        return self._refuse(entry, callback, (None,)) if type(entry) is Error else entry  # type: ignore[return-value]
 
     def putRecords(
         self,

@@ -15,7 +15,7 @@ import random
 import threading
 import time
 from concurrent.futures import Future
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from .enums import AWS_KINESIS_STREAMS_ERROR
 from .error import Error, library_error
@@ -25,7 +25,7 @@ from .loop import LOOP, Timer
 from .put_record_result import PutRecordResult
 from .retry import is_retryable
 from .shard_map import ShardMap
-from .shard_queue import CALLBACK, COST, EPOCH, FUTURE, GIVEN, HASH_KEY, KEY, Entry, ShardQueue, Unit
+from .shard_queue import Entry, ShardQueue, Unit
 
 logger = logging.getLogger("awskinesisstreams")
 
@@ -127,8 +127,9 @@ class Collector:
 
     # -- taking records (any thread) ------------------------------------------------
 
-    def add(self, key: str, hash_key: Optional[str], data: bytes, callback: Any, future: Optional[LazyFuture]) -> Optional[Error]:
-        """Buffer one checked user record; a LIBRARY_ERROR if the buffer is full on the loop thread."""
+    def add(self, key: str, hash_key: Optional[str], data: bytes, callback: Any) -> Union[Entry, Error]:
+        """Buffer one checked user record: its entry (the future putRecord returns), or the LIBRARY_ERROR
+        "buffer full" on the loop thread."""
         cost = len(data) + len(key) + ENTRY_COST
         with self._lock:
             if self.buffered + cost > self._max_bytes and self.buffered:
@@ -139,14 +140,14 @@ class Collector:
             self.outstanding += 1
             epoch = self._epoch
             epoch.count += 1
-            entry = (key, hash_key, data, callback, future, _now(), epoch, cost)
+            entry = Entry(key, hash_key, data, callback, _now(), epoch, cost)
             queue = self._routes.get(key) if hash_key is None else None
             # the usual case, inline: one more record in its shard's open aggregate
             if queue is not None and queue.open and queue.aggregate is not None and queue.aggregate.add(key, None, data):
                 queue.open.append(entry)
             else:
                 self._place(entry, queue)
-        return None
+        return entry
 
     def add_all(self, records: Sequence[Tuple[str, Optional[str], bytes, Any]]) -> Optional[Error]:
         """Buffer checked user records (key, hash key, data, callback); on the loop thread all or none fit."""
@@ -160,7 +161,7 @@ class Collector:
                 self.buffered += cost
                 self.outstanding += 1
                 self._epoch.count += 1
-                self._place((key, hash_key, data, callback, None, _now(), self._epoch, cost), None)
+                self._place(Entry(key, hash_key, data, callback, _now(), self._epoch, cost), None)
         return None
 
     def _place(self, entry: Entry, queue: Optional[ShardQueue]) -> None:
@@ -170,7 +171,7 @@ class Collector:
             if queue is None:
                 self._unrouted.append(entry)
                 self._list_shards()
-                self._arm(entry[GIVEN] + self._ttl)
+                self._arm(entry.given + self._ttl)
                 return
         if queue.add(entry):
             self._send(queue, _now())
@@ -181,11 +182,11 @@ class Collector:
         """The queue of the shard the map predicts for `entry` (None while the map is unknown)."""
         if self._map is None:
             return None
-        queue = self._queues[self._map.index(entry[KEY], entry[HASH_KEY])]
-        if entry[HASH_KEY] is None:
+        queue = self._queues[self._map.index(entry.key, entry.hash_key)]
+        if entry.hash_key is None:
             if len(self._routes) >= ROUTE_CACHE_SIZE:
                 self._routes.clear()
-            self._routes[entry[KEY]] = queue
+            self._routes[entry.key] = queue
         return queue
 
     def _full(self, cost: int) -> Error:
@@ -369,7 +370,7 @@ class Collector:
             if not self._listing:
                 when = max(self._list_not_before, now) if not self._in_flight else INFINITY
             if self._unrouted:
-                when = min(when, self._unrouted[0][GIVEN] + self._ttl)
+                when = min(when, self._unrouted[0].given + self._ttl)
         for queue in self._queues:
             when = min(when, queue.deadline, queue.next_send(), queue.oldest() + self._ttl)
         if when < INFINITY:
@@ -387,10 +388,10 @@ class Collector:
                 if queue.deadline <= now + 0.001:  # a timer may fire a hair early
                     queue.seal()
                 self._send(queue, now)
-            if self._unrouted and self._unrouted[0][GIVEN] <= cutoff:
+            if self._unrouted and self._unrouted[0].given <= cutoff:
                 error = self._expiry(self._list_error)
-                given_up.extend((entry, error) for entry in self._unrouted if entry[GIVEN] <= cutoff)
-                self._unrouted = [entry for entry in self._unrouted if entry[GIVEN] > cutoff]
+                given_up.extend((entry, error) for entry in self._unrouted if entry.given <= cutoff)
+                self._unrouted = [entry for entry in self._unrouted if entry.given > cutoff]
             if self._map is None:
                 self._list_shards()
             self._rearm(now)
@@ -405,7 +406,6 @@ class Collector:
         """
         if not written and not given_up:
             return
-        futures: List[LazyFuture] = []
         outcomes: List[Tuple[Any, ...]] = []
         done: List[Entry] = []
         for unit, result in written:
@@ -413,31 +413,27 @@ class Collector:
             entries = unit.entries
             for sub, entry in enumerate(entries):
                 outcome = (None, PutRecordResult(None, None, shard_id, sequence, encryption, sub if unit.aggregated else 0))
-                callback = entry[CALLBACK]
+                callback = entry.callback
                 if callback is not None:
                     try:
                         callback(None, outcome[1])
                     except Exception:
                         logger.exception("exception in a callback (the buffered producer goes on)")
-                if entry[FUTURE] is not None:
-                    futures.append(entry[FUTURE])
-                    outcomes.append(outcome)
+                outcomes.append(outcome)
             done += entries
         for entry, error in given_up:
             outcome = (error, None)
-            if entry[CALLBACK] is not None:
-                run_callback(entry[CALLBACK], outcome)
-            if entry[FUTURE] is not None:
-                futures.append(entry[FUTURE])
-                outcomes.append(outcome)
+            if entry.callback is not None:
+                run_callback(entry.callback, outcome)
+            outcomes.append(outcome)
             done.append(entry)
-        resolve_all(zip(futures, outcomes))
+        resolve_all(zip(done, outcomes))
         finished: List[Flush] = []
         with self._lock:
             freed = 0
             for entry in done:
-                entry[EPOCH].count -= 1
-                freed += entry[COST]
+                entry.epoch.count -= 1
+                freed += entry.cost
             self.buffered -= freed
             self.outstanding -= len(done)
             self._room.notify_all()

@@ -10,7 +10,7 @@ sees the result or is woken by it.
 import threading
 from concurrent.futures import Future
 from concurrent.futures._base import FINISHED, PENDING
-from typing import Any, Iterable, List, Tuple
+from typing import Any, Iterable, List, Optional, Tuple
 
 _GUARD = threading.Lock()
 
@@ -18,16 +18,13 @@ _GUARD = threading.Lock()
 class LazyFuture(Future):
     """A Future whose Condition (and waiter lists) are made on first use."""
 
-    # Class-level stand-ins for what Future.__init__ sets on each instance.
-    _state = PENDING
-    _result = None
-    _exception = None
-    _waiters: Any = ()
-    _done_callbacks: Any = ()
-    _cond = None
+    __slots__ = ("_state", "_result", "_exception", "_waiters", "_done_callbacks", "_cond")
 
     def __init__(self) -> None:  # deliberately not Future.__init__: no Condition yet
-        pass
+        self._state = PENDING
+        self._result = None
+        self._exception = None
+        self._cond: Optional[threading.Condition] = None
 
     @property
     def _condition(self) -> threading.Condition:  # type: ignore[override]

@@ -10,15 +10,32 @@ failed unit goes back to the head of the queue, before anything later of its key
 
 import time
 from collections import deque
+from concurrent.futures._base import PENDING
 from typing import Any, Callable, Deque, Iterable, List, Optional, Sequence, Set, Tuple
 
-from .aggregation import MAGIC, DIGEST_BYTES, Aggregate
+from .aggregation import DIGEST_BYTES, MAGIC, Aggregate
 from .kinesis import MAX_PUT_BYTES, MAX_RECORDS_PER_PUT, record_entry
+from .lazy_future import LazyFuture
 from .record import key_bytes
 
-# A user record in the buffer: (partitionKey, explicitHashKey, data, callback, future, given, epoch, cost).
-Entry = Tuple[Any, ...]
-KEY, HASH_KEY, DATA, CALLBACK, FUTURE, GIVEN, EPOCH, COST = range(8)
+class Entry(LazyFuture):
+    """A user record in the buffer, and the future its putRecord returned (one object: fewer for the GC to walk)."""
+
+    __slots__ = ("key", "hash_key", "data", "callback", "given", "epoch", "cost")
+
+    def __init__(self, key: str, hash_key: Optional[str], data: bytes, callback: Any, given: float, epoch: Any, cost: int) -> None:
+        self._state = PENDING  # LazyFuture's fields, set here: this runs once per user record
+        self._result = None
+        self._exception = None
+        self._cond = None
+        self.key = key
+        self.hash_key = hash_key
+        self.data = data
+        self.callback = callback
+        self.given = given  # time.monotonic() when it was given, for recordTtl
+        self.epoch = epoch  # the flush epoch it was given in
+        self.cost = cost  # bytes counted against maxBufferedBytes
+
 
 RECORDS_PER_SECOND = 1000  # a shard's write limit, in Kinesis records ...
 BYTES_PER_SECOND = 1024 * 1024  # ... and in bytes
@@ -59,14 +76,14 @@ class Unit:
         self.keys = keys  # the partition keys of its user records
         self.text = text  # its PutRecords entry (kinesis.record_entry)
         self.size = size  # data plus partition key, as Kinesis counts it
-        self.oldest = min(entry[GIVEN] for entry in entries)
+        self.oldest = min(entry.given for entry in entries)
         self.aggregated = aggregated
 
 
 def plain_unit(entry: Entry) -> Unit:
     """A user record sent as a Kinesis record of its own."""
-    key, data = entry[KEY], entry[DATA]
-    return Unit([entry], (key,), record_entry(data, key, entry[HASH_KEY]), len(data) + key_bytes(key), False)
+    key, data = entry.key, entry.data
+    return Unit([entry], (key,), record_entry(data, key, entry.hash_key), len(data) + key_bytes(key), False)
 
 
 class ShardQueue:
@@ -94,25 +111,25 @@ class ShardQueue:
     def add(self, entry: Entry) -> bool:
         """Buffer a user record; True when a unit became ready to send."""
         if not self.open:
-            self.deadline = entry[GIVEN] + self.max_time
+            self.deadline = entry.given + self.max_time
         aggregate = self.aggregate
         if aggregate is None:
             self.open.append(entry)
-            self.open_bytes += entry[COST]
+            self.open_bytes += entry.cost
             if len(self.open) >= MAX_RECORDS_PER_PUT or self.open_bytes >= MAX_PUT_BYTES:
                 self.seal()
                 return True
             return False
-        if entry[COST] + AGGREGATE_OVERHEAD > aggregate.max_bytes:  # too big to share: alone, after what came first
+        if entry.cost + AGGREGATE_OVERHEAD > aggregate.max_bytes:  # too big to share: alone, after what came first
             self.seal()
             self.ready.append(plain_unit(entry))
             return True
-        if aggregate.add(entry[KEY], entry[HASH_KEY], entry[DATA]):
+        if aggregate.add(entry.key, entry.hash_key, entry.data):
             self.open.append(entry)
             return False
         self.seal()
-        self.deadline = entry[GIVEN] + self.max_time
-        self.aggregate.add(entry[KEY], entry[HASH_KEY], entry[DATA])  # type: ignore[union-attr]
+        self.deadline = entry.given + self.max_time
+        self.aggregate.add(entry.key, entry.hash_key, entry.data)  # type: ignore[union-attr]
         self.open.append(entry)
         return True
 
@@ -132,8 +149,8 @@ class ShardQueue:
 
     def _aggregated(self, aggregate: Aggregate, entries: List[Entry]) -> Unit:
         data = aggregate.encode()
-        key = entries[0][KEY]
-        return Unit(entries, {entry[KEY] for entry in entries}, record_entry(data, key, self.pin), len(data) + key_bytes(key), True)
+        key = entries[0].key
+        return Unit(entries, {entry.key for entry in entries}, record_entry(data, key, self.pin), len(data) + key_bytes(key), True)
 
     def _rebuilt(self, unit: Unit, entries: List[Entry]) -> Unit:
         """`unit` with only `entries` (some of its own) left in it."""
@@ -141,7 +158,7 @@ class ShardQueue:
             return unit
         aggregate = Aggregate(self.aggregate_bytes)  # type: ignore[arg-type]
         for entry in entries:
-            aggregate.add(entry[KEY], entry[HASH_KEY], entry[DATA])
+            aggregate.add(entry.key, entry.hash_key, entry.data)
         return self._aggregated(aggregate, entries)
 
     # -- sending --------------------------------------------------------------------
@@ -214,13 +231,13 @@ class ShardQueue:
         if self.ready and self.ready[0].oldest <= cutoff:
             kept, expired = self.without_expired(self.ready, cutoff)
             self.ready = deque(kept)
-        if self.open and self.open[0][GIVEN] <= cutoff:
+        if self.open and self.open[0].given <= cutoff:
             entries = self.open
             self.open, self.open_bytes, self.deadline = [], 0, float("inf")
             if self.aggregate is not None:
                 self.aggregate = Aggregate(self.aggregate_bytes)  # type: ignore[arg-type]
             for entry in entries:
-                if entry[GIVEN] <= cutoff:
+                if entry.given <= cutoff:
                     expired.append(entry)
                 else:
                     self.add(entry)
@@ -228,7 +245,7 @@ class ShardQueue:
 
     def oldest(self) -> float:
         """When the oldest record buffered here (about: the heads) was given; infinity if none."""
-        return min(self.ready[0].oldest if self.ready else float("inf"), self.open[0][GIVEN] if self.open else float("inf"))
+        return min(self.ready[0].oldest if self.ready else float("inf"), self.open[0].given if self.open else float("inf"))
 
     def drain(self) -> List[Entry]:
         """Take out every user record buffered here, in the order given (for routing again)."""
@@ -247,8 +264,8 @@ class ShardQueue:
             if unit.oldest > cutoff:
                 kept.append(unit)
                 continue
-            alive = [entry for entry in unit.entries if entry[GIVEN] > cutoff]
-            expired.extend(entry for entry in unit.entries if entry[GIVEN] <= cutoff)
+            alive = [entry for entry in unit.entries if entry.given > cutoff]
+            expired.extend(entry for entry in unit.entries if entry.given <= cutoff)
             if alive:
                 kept.append(self._rebuilt(unit, alive))
         return kept, expired
