@@ -29,7 +29,12 @@ from .shard_queue import Entry, ShardQueue, Unit
 
 logger = logging.getLogger("awskinesisstreams")
 
-ENTRY_COST = 64  # bytes a buffered user record costs beyond its data and partition key
+# What a buffered user record costs in memory, as tracemalloc measures it: its data and key about 2.5
+# times (as given, then encoded for the request) plus the bookkeeping around it, larger when every
+# record is a Kinesis record of its own.
+COST_FACTOR = 2.5
+AGGREGATED_OVERHEAD = 250
+PLAIN_OVERHEAD = 490
 ROUTE_CACHE_SIZE = 1 << 16
 BACKOFF = 0.05  # the first wait after a failed request; it doubles up to BACKOFF_CAP
 BACKOFF_CAP = 2.0
@@ -105,6 +110,7 @@ class Collector:
         self._max_time = max_buffered_time
         self._ttl = record_ttl
         self._max_bytes = max_buffered_bytes
+        self._overhead = AGGREGATED_OVERHEAD if aggregate_bytes else PLAIN_OVERHEAD
         self._rate_limit = rate_limit
         self._lock = threading.Lock()
         self._room = threading.Condition(self._lock)  # notified whenever records are answered
@@ -130,7 +136,7 @@ class Collector:
     def add(self, key: str, hash_key: Optional[str], data: bytes, callback: Any) -> Union[Entry, Error]:
         """Buffer one checked user record: its entry (the future putRecord returns), or the LIBRARY_ERROR
         "buffer full" on the loop thread."""
-        cost = len(data) + len(key) + ENTRY_COST
+        cost = int((len(data) + len(key)) * COST_FACTOR) + self._overhead
         with self._lock:
             if self.buffered + cost > self._max_bytes and self.buffered:
                 error = self._wait_for_room(cost)
@@ -151,7 +157,7 @@ class Collector:
 
     def add_all(self, records: Sequence[Tuple[str, Optional[str], bytes, Any]]) -> Optional[Error]:
         """Buffer checked user records (key, hash key, data, callback); on the loop thread all or none fit."""
-        costs = [len(data) + len(key) + ENTRY_COST for key, _, data, _ in records]
+        costs = [int((len(data) + len(key)) * COST_FACTOR) + self._overhead for key, _, data, _ in records]
         with self._lock:
             if LOOP.on_loop_thread() and self.buffered and self.buffered + sum(costs) > self._max_bytes:
                 return self._full(sum(costs))
