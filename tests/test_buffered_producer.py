@@ -9,11 +9,10 @@ import threading
 import time
 from collections import defaultdict
 
-import pytest
 from aws_kinesis_agg.deaggregator import iter_deaggregate_records
 from aws_kinesis_agg import messages_pb2  # after the line above, which puts its folder on sys.path
 from conftest import boto_kinesis, new_stream, wait_for
-from proxy import Faults, Proxy, aws_error
+from proxy import Faults, Proxy
 
 from awskinesisstreams import AWS_KINESIS_STREAMS_ERROR, AWSKinesisStreams, imp
 from awskinesisstreams.aggregation import MAGIC, deaggregate
