@@ -351,6 +351,8 @@ class Collector:
             self._route(entry).add(entry)  # type: ignore[union-attr]
         now = time.monotonic()
         for queue in self._queues:
+            if self._flushes:  # a flush came while these records had no shard: they go now
+                queue.seal()
             self._send(queue, now)
 
     # -- the timer ------------------------------------------------------------------

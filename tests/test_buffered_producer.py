@@ -191,6 +191,30 @@ def test_wrong_arguments_get_a_library_error_through_the_callback(moto_server):
     assert none.putRecords([Record(b"x", "k")]).result(5)[0].type is LIBRARY_ERROR
 
 
+def test_flush_waits_for_what_came_before_it_only_and_callbacks_may_put_and_close(moto_server):
+    stream = new_stream(moto_server, 1)
+    producer = buffered(moto_server, stream, maxBufferedTime=30.0)
+    assert producer.putRecord(Record(b"first", "k")) and producer.flush().result(10) == (None,)  # the shard map is known
+    before = producer.putRecord(Record(b"before", "k"))
+    flushed = producer.flush()
+    after = producer.putRecord(Record(b"after", "k"))
+    assert flushed.result(10) == (None,) and before.done() and before.result(0)[0] is None
+    assert not after.done() and producer.outstandingRecords == 1  # given after the flush: still waiting its 30 s
+    inside = []
+
+    def from_a_callback(error, result):  # on the library's thread: put more, then close without waiting
+        inside.append(producer.putRecord(Record(b"from a callback", "k")))
+        inside.append(producer.close())
+
+    producer.putRecord(Record(b"third", "k"), from_a_callback)
+    assert producer.flush().result(10) == (None,)
+    assert wait_for(lambda: len(inside) == 2) and inside[1] is False  # it cannot wait for its own thread
+    assert inside[0].result(10)[0] is None and after.result(10)[0] is None
+    assert producer.close(10) and producer.outstandingRecords == 0
+    _, ordered = user_records(read_back(moto_server, stream))
+    assert [data for _, data in ordered] == [b"first", b"before", b"after", b"third", b"from a callback"]
+
+
 # -- retries, time to live, order, rate -------------------------------------------
 
 
@@ -282,6 +306,10 @@ def test_a_stalled_server_fills_the_buffer_then_putrecord_waits_and_the_loop_get
         assert wait_for(lambda: on_loop and on_loop[0].done())
         error = on_loop[0].result(0)[0]
         assert error.type is LIBRARY_ERROR and "buffer full" in error.details
+        imp.wakeup(0, lambda: on_loop.append(producer.putRecords([Record(b"z" * 1000, "k")] * 3)))
+        assert wait_for(lambda: len(on_loop) == 2 and on_loop[1].done())
+        error, failed, results = on_loop[1].result(0)
+        assert error.type is LIBRARY_ERROR and "buffer full" in error.details and failed == 3 and results == []
         release.set()
         writer.join(30)
         assert producer.close(30)
