@@ -4,7 +4,8 @@ from concurrent.futures import Future
 from functools import partial
 from typing import Any, Callable, List, Optional
 
-from .collector import Collector, answer
+from .collector import Collector
+from .outcomes import answer
 from .error import Error, library_error
 from .lazy_future import LazyFuture
 from .loop import LOOP
@@ -71,6 +72,9 @@ class BufferedProducer(AWSKinesisStreams):
         maxAggregateBytes: int = 256 * 1024,
         timeout: Optional[Timeout] = None,
     ) -> None:
+        if timeout is None and isinstance(recordTtl, (int, float)) and not isinstance(recordTtl, bool) and recordTtl > 0:
+            # a request that hangs must not hold its records much past their time to live
+            timeout = Timeout(min(Timeout.connect, recordTtl), min(Timeout.read, recordTtl))
         # retries=0: the collector retries failed records itself, per shard and within recordTtl
         super().__init__(
             region, accessKeyId, secretAccessKey, streamName, endpoint=endpoint, sessionToken=sessionToken,

@@ -20,8 +20,9 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 from .enums import AWS_KINESIS_STREAMS_ERROR
 from .error import Error, library_error
 from .kinesis import Kinesis
-from .lazy_future import LazyFuture, resolve_all
+from .lazy_future import LazyFuture
 from .loop import LOOP, Timer
+from .outcomes import Epoch, Flush, answer, deliver
 from .put_record_result import PutRecordResult
 from .retry import is_retryable
 from .shard_map import ShardMap
@@ -32,7 +33,6 @@ logger = logging.getLogger("awskinesisstreams")
 # What a buffered user record costs in memory, as tracemalloc measures it: its data and key about 2.5
 # times (as given, then encoded for the request) plus the bookkeeping around it, larger when every
 # record is a Kinesis record of its own.
-COST_FACTOR = 2.5
 AGGREGATED_OVERHEAD = 250
 PLAIN_OVERHEAD = 490
 ROUTE_CACHE_SIZE = 1 << 16
@@ -45,26 +45,6 @@ _now = time.monotonic
 def backoff(failures: int) -> float:
     """The wait after `failures` failed requests in a row: exponential, capped, with jitter."""
     return min(BACKOFF_CAP, BACKOFF * 2.0 ** min(failures - 1, 16)) * (0.5 + random.random() / 2)
-
-
-class Epoch:
-    """User records given between two flushes: how many are still unanswered."""
-
-    __slots__ = ("count",)
-
-    def __init__(self) -> None:
-        self.count = 0
-
-
-class Flush:
-    """A flush waiting for the epochs before it."""
-
-    __slots__ = ("epochs", "callback", "future")
-
-    def __init__(self, epochs: List[Epoch], callback: Any, future: LazyFuture) -> None:
-        self.epochs = epochs
-        self.callback = callback
-        self.future = future
 
 
 def _attempt(send: Callable[[], Any]) -> Tuple[Optional[Error], Any]:
@@ -136,7 +116,7 @@ class Collector:
     def add(self, key: str, hash_key: Optional[str], data: bytes, callback: Any) -> Union[Entry, Error]:
         """Buffer one checked user record: its entry (the future putRecord returns), or the LIBRARY_ERROR
         "buffer full" on the loop thread."""
-        cost = int((len(data) + len(key)) * COST_FACTOR) + self._overhead
+        cost = (len(data) + len(key)) * 5 // 2 + self._overhead
         with self._lock:
             if self.buffered + cost > self._max_bytes and self.buffered:
                 error = self._wait_for_room(cost)
@@ -157,7 +137,7 @@ class Collector:
 
     def add_all(self, records: Sequence[Tuple[str, Optional[str], bytes, Any]]) -> Optional[Error]:
         """Buffer checked user records (key, hash key, data, callback); on the loop thread all or none fit."""
-        costs = [int((len(data) + len(key)) * COST_FACTOR) + self._overhead for key, _, data, _ in records]
+        costs = [(len(data) + len(key)) * 5 // 2 + self._overhead for key, _, data, _ in records]
         with self._lock:
             if LOOP.on_loop_thread() and self.buffered and self.buffered + sum(costs) > self._max_bytes:
                 return self._full(sum(costs))
@@ -408,34 +388,10 @@ class Collector:
     # -- answering (loop thread, without the lock) ----------------------------------
 
     def _answer(self, written: List[Tuple[Unit, PutRecordResult]], given_up: List[Tuple[Entry, Error]]) -> None:
-        """Run the callbacks of records written and given up, resolve their futures, then free their room.
-
-        The per-record loop is written out: it runs once for every user record.
-        """
+        """Run the callbacks of records written and given up, resolve their futures, then free their room."""
         if not written and not given_up:
             return
-        outcomes: List[Tuple[Any, ...]] = []
-        done: List[Entry] = []
-        for unit, result in written:
-            shard_id, sequence, encryption = result.shardId, result.sequenceNumber, result.encryptionType
-            entries = unit.entries
-            for sub, entry in enumerate(entries):
-                outcome = (None, PutRecordResult(None, None, shard_id, sequence, encryption, sub if unit.aggregated else 0))
-                callback = entry.callback
-                if callback is not None:
-                    try:
-                        callback(None, outcome[1])
-                    except Exception:
-                        logger.exception("exception in a callback (the buffered producer goes on)")
-                outcomes.append(outcome)
-            done += entries
-        for entry, error in given_up:
-            outcome = (error, None)
-            if entry.callback is not None:
-                run_callback(entry.callback, outcome)
-            outcomes.append(outcome)
-            done.append(entry)
-        resolve_all(zip(done, outcomes))
+        done = deliver(written, given_up)
         finished: List[Flush] = []
         with self._lock:
             freed = 0
@@ -450,18 +406,3 @@ class Collector:
                 self._flushes = [flush for flush in self._flushes if flush not in finished]
         for flush in finished:
             answer(flush.callback, flush.future, (None,))
-
-
-def run_callback(callback: Callable[..., Any], outcome: Tuple[Any, ...]) -> None:
-    """Call a user's callback; an exception in it is logged and the rest go on."""
-    try:
-        callback(*outcome)
-    except Exception:
-        logger.exception("exception in a callback (the buffered producer goes on)")
-
-
-def answer(callback: Any, future: LazyFuture, outcome: Tuple[Any, ...]) -> None:
-    """Run one callback, then resolve its future."""
-    if callback is not None:
-        run_callback(callback, outcome)
-    resolve_all([(future, outcome)])

@@ -252,6 +252,20 @@ def test_failed_records_are_retried_alone_until_record_ttl_then_fail_with_the_la
     assert all(len({r["PartitionKey"] for r in records}) == len(records) for records in puts)  # one record per key a request
 
 
+def test_a_hung_request_does_not_hold_its_records_past_their_time_to_live(moto_server):
+    stream = new_stream(moto_server, 1)
+    release = threading.Event()
+    with Proxy(moto_server.endpoint, rule=lambda call: (release.wait(10), None)[1] if call.action == "PutRecords" else None) as proxy:
+        producer = buffered(moto_server, stream, proxy.endpoint, recordTtl=1.0)
+        started = time.monotonic()
+        error = producer.putRecord(Record(b"x", "k")).result(10)[0]
+        elapsed = time.monotonic() - started
+        release.set()
+        assert producer.close(10)
+    assert error.type is REQUEST_FAILED and "recordTtl" in error.details and "read timed out" in error.details
+    assert 1.0 <= elapsed < 4
+
+
 def test_a_refused_stream_fails_every_record_at_once(moto_server):
     producer = buffered(moto_server, "no-such-stream-" + str(time.time_ns()))
     started = time.monotonic()
