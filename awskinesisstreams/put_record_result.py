@@ -8,7 +8,8 @@ from .enums import AWS_KINESIS_STREAMS_ENCRYPTION_TYPE
 class PutRecordResult:
     """Where a record landed (`shardId`, `sequenceNumber`), or why it did not (`errorCode`, `errorMessage`).
 
-    `subSequenceNumber` is a user record's index inside the aggregate that carried it (BufferedProducer).
+    `subSequenceNumber` is the user record's index inside the aggregated Kinesis record that
+    carried it; 0 for a record sent on its own.
     """
 
     __slots__ = ("errorCode", "errorMessage", "shardId", "sequenceNumber", "encryptionType", "subSequenceNumber")
@@ -20,7 +21,7 @@ class PutRecordResult:
         shardId: Optional[str] = None,
         sequenceNumber: Optional[str] = None,
         encryptionType: Optional[AWS_KINESIS_STREAMS_ENCRYPTION_TYPE] = None,
-        subSequenceNumber: Optional[int] = None,
+        subSequenceNumber: int = 0,
     ) -> None:
         self.errorCode = errorCode
         self.errorMessage = errorMessage
