@@ -11,10 +11,10 @@ from collections import defaultdict
 
 from aws_kinesis_agg.deaggregator import iter_deaggregate_records
 from aws_kinesis_agg import messages_pb2  # after the line above, which puts its folder on sys.path
-from conftest import boto_kinesis, new_stream, wait_for
+from conftest import boto_kinesis, consumer, new_stream, wait_for
 from proxy import Faults, Proxy
 
-from awskinesisstreams import AWS_KINESIS_STREAMS_ERROR, AWSKinesisStreams, imp
+from awskinesisstreams import AWS_KINESIS_STREAMS_ERROR, AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE, AWSKinesisStreams, imp
 from awskinesisstreams.aggregation import MAGIC, deaggregate
 
 Record = AWSKinesisStreams.Record
@@ -128,6 +128,14 @@ def test_put_flush_and_close_answer_every_record_with_its_place_in_an_aggregate(
     assert all(subs == list(range(len(subs))) for subs in by_record.values())
     assert len(by_record) <= 2  # 300 small records: one aggregate per shard
     assert producer.putRecord(Record(b"late", "k")).result(5)[0].type is LIBRARY_ERROR  # closed
+    # this library's deaggregating Consumer names each user record as its callback did
+    reader = consumer(moto_server, stream, isBlob=True, deaggregate=True)  # blobs: b"a" and b"b" are not JSON
+    read = {}
+    for shard in ("shardId-000000000000", "shardId-000000000001"):
+        iterator = reader.getShardIterator(shard, AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE.TRIM_HORIZON, {}, None).result(10)[1]
+        for record in reader.getRecords({"shardIterator": iterator}, None).result(10)[1]:
+            read[shard, record.sequenceNumber, record.subSequenceNumber] = record.data
+    assert all(json.loads(read[r.shardId, r.sequenceNumber, r.subSequenceNumber]) == {"n": n} for n, _, r in got)
 
 
 def test_what_it_writes_is_read_back_by_aws_kinesis_agg_exactly(moto_server):
