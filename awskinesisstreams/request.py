@@ -1,23 +1,21 @@
-"""The signed request: AWS Signature Version 4 and the HTTP POST of an AWS JSON-protocol call.
+"""The signed request: the HTTP POST of an AWS JSON-protocol call, signed by sigv4.py.
 
-This is the port of the Squirrel AWSRequestV4 library. It knows nothing of Kinesis: it signs
-a JSON body for a service and target, sends it on a pooled connection, and turns the answer
-into a dict or an Error (REQUEST_FAILED, UNEXPECTED_RESPONSE).
+With sigv4.py, the port of the Squirrel AWSRequestV4 library. It knows nothing of Kinesis: it
+signs a JSON body for a service and target, sends it on a pooled connection, and turns the
+answer into a dict or an Error (REQUEST_FAILED, UNEXPECTED_RESPONSE); or, for an action that
+answers an event stream, hands the answer over open.
 """
 
-import hashlib
-import hmac
 import json
 import logging
 import math
 import os
-import re
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, Iterator, Optional, Tuple, TypeVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 from requests.structures import CaseInsensitiveDict
@@ -26,28 +24,14 @@ from urllib3.exceptions import ReadTimeoutError
 from .enums import AWS_KINESIS_STREAMS_ERROR
 from .error import Error, library_error
 from .retry import Attempts, Retry
+from .sigv4 import Credentials, SigV4Signer, check_settings
 
 logger = logging.getLogger("awskinesisstreams")
 T = TypeVar("T")
 
-ALGORITHM = "AWS4-HMAC-SHA256"
-# What an HTTP header can carry as it is: the access key id and session token each go in one.
-HEADER_SAFE = re.compile(r"[!-~]+")
-# A region is one field of the signature's slash-separated scope, and part of AWS's host names.
-REGION = re.compile(r"[A-Za-z0-9._-]+")
-CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
 # `Response.content` reads 10 KiB at a time; a GetRecords answer runs to megabytes, so read it in
 # larger pieces (through the same iter_content, with the same errors).
 READ_CHUNK = 1024 * 1024
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """An access key pair, with the session token of temporary credentials. Never shown in a repr."""
-
-    accessKeyId: str
-    secretAccessKey: str = field(repr=False)
-    sessionToken: Optional[str] = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -80,110 +64,6 @@ def resolve_endpoint(service: str, region: str, endpoint: Optional[str]) -> str:
         or default_endpoint(service, region)
     )
     return chosen.rstrip("/")
-
-
-class SigV4Signer:
-    """Signs POST requests to `/` for one service, region and key pair.
-
-    The signing key is derived once per UTC day; the date strings once per second.
-    """
-
-    def __init__(self, credentials: Credentials, region: str, service: str) -> None:
-        self._credentials = credentials
-        self._region = region
-        self._service = service
-        self._key_day = ""
-        self._key = b""
-        self._second = -1
-        self._amz_date = ""
-
-    def _signing_key(self, day: str) -> bytes:
-        if day != self._key_day:
-            key = ("AWS4" + self._credentials.secretAccessKey).encode("utf-8")
-            for part in (day, self._region, self._service, "aws4_request"):
-                key = hmac.new(key, part.encode("utf-8"), hashlib.sha256).digest()
-            self._key, self._key_day = key, day
-        return self._key
-
-    def _now(self) -> str:
-        second = int(time.time())
-        if second != self._second:
-            self._amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(second))
-            self._second = second
-        return self._amz_date
-
-    def sign(
-        self, host: str, headers: Dict[str, str], body: bytes, amz_date: Optional[str] = None, path: str = "/"
-    ) -> Dict[str, str]:
-        """`headers` plus X-Amz-Date, the session token if any, and Authorization, for a POST to `path`.
-
-        Every header given is signed, with `host`; `amz_date` (YYYYMMDDTHHMMSSZ) fixes the
-        time for tests.
-        """
-        amz_date = amz_date or self._now()
-        day = amz_date[:8]
-        signed = dict(headers)
-        signed["X-Amz-Date"] = amz_date
-        if self._credentials.sessionToken:
-            signed["X-Amz-Security-Token"] = self._credentials.sessionToken
-        canonical = {"host": host}
-        for name, value in signed.items():
-            canonical[name.lower()] = " ".join(value.split())
-        names = sorted(canonical)
-        signed_headers = ";".join(names)
-        canonical_request = "POST\n%s\n\n%s\n%s\n%s" % (
-            quote(path, safe="/~"),
-            "".join("%s:%s\n" % (name, canonical[name]) for name in names),
-            signed_headers,
-            hashlib.sha256(body).hexdigest(),
-        )
-        scope = "%s/%s/%s/aws4_request" % (day, self._region, self._service)
-        string_to_sign = "%s\n%s\n%s\n%s" % (
-            ALGORITHM,
-            amz_date,
-            scope,
-            hashlib.sha256(canonical_request.encode("utf-8")).hexdigest(),
-        )
-        signature = hmac.new(self._signing_key(day), string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
-        signed["Authorization"] = "%s Credential=%s/%s, SignedHeaders=%s, Signature=%s" % (
-            ALGORITHM,
-            self._credentials.accessKeyId,
-            scope,
-            signed_headers,
-            signature,
-        )
-        return signed
-
-
-def _check_settings(endpoint: str, region: str, credentials: Credentials) -> None:
-    """Refuse, as a LIBRARY_ERROR, settings that could never be signed or sent (checked once, not per call)."""
-    wrong = []
-    if not isinstance(region, str) or not REGION.fullmatch(region):
-        wrong.append("region must be letters, digits, '-', '_' or '.'")
-    in_headers = [("accessKeyId", credentials.accessKeyId)]
-    if credentials.sessionToken:  # an empty one is not sent
-        in_headers.append(("sessionToken", credentials.sessionToken))
-    wrong += [
-        "%s must be printable ASCII with no spaces" % name
-        for name, value in in_headers
-        if not isinstance(value, str) or not HEADER_SAFE.fullmatch(value)
-    ]
-    secret = credentials.secretAccessKey
-    if not isinstance(secret, str) or not secret or not is_unicode(secret):
-        wrong.append("secretAccessKey must be a non-empty, valid Unicode string")
-    if not isinstance(endpoint, str) or not is_unicode(endpoint) or CONTROL_OR_SPACE.search(endpoint):
-        wrong.append("endpoint must be a URL with no spaces or control characters")
-    if wrong:
-        raise library_error("; ".join(wrong))
-
-
-def is_unicode(text: str) -> bool:
-    """False for a string UTF-8 (and so a signature, a body or a lease store) cannot hold: one with a lone surrogate."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _canonical_host(url: str) -> str:
@@ -220,7 +100,7 @@ class AwsJsonClient:
         timeout: Timeout = Timeout(),
         retry: Retry = Retry(),
     ) -> None:
-        _check_settings(endpoint, region, credentials)
+        check_settings(endpoint, region, credentials)
         self.endpoint = endpoint
         self.retry = retry
         self._url = endpoint + "/"

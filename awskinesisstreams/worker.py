@@ -31,7 +31,8 @@ from .error import Error, as_error, library_error
 from .kinesis import _timestamp
 from .leases import LATEST, SHARD_END, START_POSITIONS, TRIM_HORIZON, Lease, LeaseStore, SQLiteLeaseStore
 from .loop import LOOP, Timer
-from .request import Timeout, is_unicode
+from .request import Timeout
+from .sigv4 import is_unicode
 from .shard_reader import Checkpointer, LeaseLost, ShardReader
 from .fanout import CONSUMER_NAME, StreamConsumers
 from .fanout_source import FanOutSource, closed_shards
