@@ -41,9 +41,9 @@ def dynalite():
         yield server.endpoint
 
 
-@pytest.fixture(params=["moto_server", "kinesalite"])
+@pytest.fixture(params=["moto_server", "kinesalite", "kinesis_mock"])
 def any_server(request):
-    """Each Kinesis implementation in turn, for the cases where both behave as AWS does."""
+    """Each Kinesis implementation in turn, for the cases where all three behave as AWS does."""
     return request.getfixturevalue(request.param)
 
 
