@@ -47,6 +47,12 @@ def any_server(request):
     return request.getfixturevalue(request.param)
 
 
+@pytest.fixture(params=["kinesalite", "kinesis_mock"])
+def resharding_server(request):
+    """Each server that reshards as AWS does: a split or merged parent is closed, read to its end, then left alone."""
+    return request.getfixturevalue(request.param)
+
+
 def boto_kinesis(server):
     """boto3's Kinesis client on `server`, to cross-check what the library writes and reads."""
     import boto3

@@ -1,6 +1,7 @@
 """BufferedProducer on real servers: the contract's surface, aggregation read back by aws-kinesis-agg,
 retries within recordTtl, the rate limit, the memory bound, and nothing lost or reordered
-under faults and while the stream is resharded (kinesalite, where records are counted)."""
+under faults (kinesalite, where records are counted) and while the stream is resharded (kinesalite and
+kinesis-mock)."""
 
 import base64
 import hashlib
@@ -340,7 +341,7 @@ def test_a_stalled_server_fills_the_buffer_then_putrecord_waits_and_the_loop_get
     assert len(ordered) == 60
 
 
-# -- counted on kinesalite --------------------------------------------------------
+# -- counted on kinesalite (and, resharded, on kinesis-mock) ---------------------
 
 
 def produce(producer, total, outcomes, pace=0.0, every=500):
@@ -373,13 +374,13 @@ def test_twenty_thousand_records_through_faults_none_lost_none_twice_in_key_orde
     assert successes >= 0.999 * total
 
 
-def test_a_split_and_a_merge_while_producing_lose_nothing_and_keep_key_order(kinesalite):
-    stream = new_stream(kinesalite, 2)
-    kinesis = boto_kinesis(kinesalite)
+def test_a_split_and_a_merge_while_producing_lose_nothing_and_keep_key_order(resharding_server):
+    stream = new_stream(resharding_server, 2)
+    kinesis = boto_kinesis(resharding_server)
     outcomes = defaultdict(list)
     total = 6000
-    with Proxy(kinesalite.endpoint) as proxy:
-        producer = buffered(kinesalite, stream, proxy.endpoint)
+    with Proxy(resharding_server.endpoint) as proxy:
+        producer = buffered(resharding_server, stream, proxy.endpoint)
         writer = threading.Thread(target=produce, args=(producer, total, outcomes, 0.1))
         writer.start()
         assert wait_for(lambda: len(outcomes) > 1000)
@@ -391,7 +392,7 @@ def test_a_split_and_a_merge_while_producing_lose_nothing_and_keep_key_order(kin
         writer.join(60)
         assert producer.close(60)
         listings = proxy.actions().count("ListShards")
-    found = read_back(kinesalite, stream)
+    found = read_back(resharding_server, stream)
     assert len({shard for shard, _ in found}) >= 4  # written to parents, children and the merged shard
     successes, failures = check_delivery(outcomes, total, found)
     assert failures == 0 and successes == total

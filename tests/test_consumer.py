@@ -180,10 +180,9 @@ def test_json_consumer_meets_a_record_that_is_not_json(moto_server, stream):
     assert err.nextOptions["shardIterator"]
 
 
-@pytest.mark.parametrize("server", ["kinesalite", "kinesis_mock"])
-def test_split_shard_is_read_to_its_end(request, server):
+def test_split_shard_is_read_to_its_end(resharding_server):
     """kinesalite and kinesis-mock close the parent of a split and end its iterator, as AWS does."""
-    server = request.getfixturevalue(server)
+    server = resharding_server
     name = new_stream(server, 1)
     put(server, name, range(4))
     c = consumer(server, name)

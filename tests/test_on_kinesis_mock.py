@@ -1,6 +1,6 @@
 """The beyond-Squirrel parts on kinesis-mock, with leases in dynalite: records written from threads by the
 BufferedProducer (aggregated or not) counted one by one, read back by Workers sharing a DynamoDB table, and
-the `ls`, `put`, `pull` and `leases` commands.
+the `put`, `pull` and `leases` commands (`ls` on kinesis-mock: test_cli's resharded stream).
 
 kinesis-mock departs from AWS in ways these tests step around: a closed shard's EndingSequenceNumber
 is 9223372036854775807 rather than its last record's, and its hash key ranges for N shards are off by
@@ -14,7 +14,7 @@ from collections import Counter, defaultdict
 
 import pytest
 from atomic_dynamodb import dynamodb_store
-from conftest import boto_kinesis, new_stream, wait_for
+from conftest import new_stream, wait_for
 from test_buffered_producer import buffered, read_back, user_records
 from test_cli import env, run  # noqa: F401  (env is a fixture)
 
@@ -114,24 +114,6 @@ def test_put_then_pull_on_kinesis_mock_every_line_once(env, kinesis_mock, tmp_pa
     lines = [json.loads(line) for name in sorted(out.iterdir()) for line in name.read_text().splitlines()]
     assert Counter(json.loads(line["data"])["n"] for line in lines) == Counter(range(1000))
     assert sum(1 for line in lines if "subSequenceNumber" in line) == 500  # the aggregated half, unpacked
-
-
-def test_ls_on_kinesis_mock_shows_a_split_parent_closed_and_its_children(env, kinesis_mock):  # noqa: F811
-    env = dict(env, AWS_ENDPOINT_URL_KINESIS=kinesis_mock.endpoint)
-    stream = new_stream(kinesis_mock, 1)
-    kinesis = boto_kinesis(kinesis_mock)
-    kinesis.split_shard(StreamName=stream, ShardToSplit="shardId-000000000000", NewStartingHashKey=str(2**127))
-    assert wait_for(lambda: len(kinesis.list_shards(StreamName=stream)["Shards"]) == 3)
-    text = run(env, "ls", stream)
-    assert text.returncode == 0, text.stderr
-    out = text.stdout.decode()
-    assert "2 open, 1 closed" in out and "encryption  NONE" in out
-    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.startswith("shardId-")}
-    assert rows["shardId-000000000000"][2] == "closed"
-    assert rows["shardId-000000000001"][1:4] == ["shardId-000000000000", "open", "0..%d" % (2**127 - 1)]
-    assert rows["shardId-000000000002"][1:3] == ["shardId-000000000000", "open"]
-    listed = json.loads(run(env, "ls", stream, "--json").stdout)
-    assert listed["stream"]["StreamName"] == stream and len(listed["shards"]) == 3
 
 
 def test_leases_on_dynalite_for_a_kinesis_mock_stream(env, kinesis_mock, dynalite):  # noqa: F811
