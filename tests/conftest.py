@@ -47,6 +47,12 @@ def any_server(request):
     return request.getfixturevalue(request.param)
 
 
+@pytest.fixture(params=["moto_server", "kinesis_mock"])
+def moto_then_mock(request):
+    """moto, then kinesis-mock: for the beyond-Squirrel cases worth a second server's time."""
+    return request.getfixturevalue(request.param)
+
+
 @pytest.fixture(params=["kinesalite", "kinesis_mock"])
 def resharding_server(request):
     """Each server that reshards as AWS does: a split or merged parent is closed, read to its end, then left alone."""

@@ -107,10 +107,10 @@ def check_delivery(outcomes, total, found):
 # -- the surface, on moto ---------------------------------------------------------
 
 
-def test_put_flush_and_close_answer_every_record_with_its_place_in_an_aggregate(moto_server):
-    stream = new_stream(moto_server, 2)
+def test_put_flush_and_close_answer_every_record_with_its_place_in_an_aggregate(moto_then_mock):
+    stream = new_stream(moto_then_mock, 2)
     got = []
-    with buffered(moto_server, stream, maxBufferedTime=5.0) as producer:
+    with buffered(moto_then_mock, stream, maxBufferedTime=5.0) as producer:
         assert isinstance(producer, AWSKinesisStreams.BufferedProducer)
         futures = [producer.putRecord(Record({"n": n}, "key-%d" % (n % 5)), lambda e, r, n=n: got.append((n, e, r)))
                    for n in range(300)]
@@ -130,7 +130,7 @@ def test_put_flush_and_close_answer_every_record_with_its_place_in_an_aggregate(
     assert len(by_record) <= 2  # 300 small records: one aggregate per shard
     assert producer.putRecord(Record(b"late", "k")).result(5)[0].type is LIBRARY_ERROR  # closed
     # this library's deaggregating Consumer names each user record as its callback did
-    reader = consumer(moto_server, stream, isBlob=True, deaggregate=True)  # blobs: b"a" and b"b" are not JSON
+    reader = consumer(moto_then_mock, stream, isBlob=True, deaggregate=True)  # blobs: b"a" and b"b" are not JSON
     read = {}
     for shard in ("shardId-000000000000", "shardId-000000000001"):
         iterator = reader.getShardIterator(shard, AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE.TRIM_HORIZON, {}, None).result(10)[1]
@@ -139,16 +139,16 @@ def test_put_flush_and_close_answer_every_record_with_its_place_in_an_aggregate(
     assert all(json.loads(read[r.shardId, r.sequenceNumber, r.subSequenceNumber]) == {"n": n} for n, _, r in got)
 
 
-def test_what_it_writes_is_read_back_by_aws_kinesis_agg_exactly(moto_server):
-    stream = new_stream(moto_server, 1)
+def test_what_it_writes_is_read_back_by_aws_kinesis_agg_exactly(moto_then_mock):
+    stream = new_stream(moto_then_mock, 1)
     sent = [
         (("key-%d" % (n % 7)) if n % 3 else "ключ-%d" % n, str(n * 2**100) if n % 4 == 0 else None, b"%d" % n * (n % 50 + 1))
         for n in range(500)
     ]
-    with buffered(moto_server, stream) as producer:
+    with buffered(moto_then_mock, stream) as producer:
         for key, hash_key, data in sent:
             producer.putRecord(Record(data, key, explicitHashKey=hash_key))
-    found = read_back(moto_server, stream)
+    found = read_back(moto_then_mock, stream)
     assert found and all(record["Data"].startswith(MAGIC) for _, record in found)
     unpacked = list(iter_deaggregate_records([record for _, record in found], data_format="Boto3"))
     assert [(r["kinesis"]["partitionKey"], base64.b64decode(r["kinesis"]["data"])) for r in unpacked] == [(k, d) for k, _, d in sent]

@@ -418,11 +418,11 @@ def test_a_checkpoint_at_a_user_record_resumes_right_after_it(moto_server, store
     assert store.list(stream, stream)[0].checkpoint == first[-1].sequenceNumber
 
 
-def test_a_worker_deaggregates_by_default_and_keeps_records_whole_if_told(moto_server, sqlite_store, workers):
-    stream, everything = aggregated_stream(moto_server, [3, 0, 2])
+def test_a_worker_deaggregates_by_default_and_keeps_records_whole_if_told(moto_then_mock, sqlite_store, workers):
+    stream, everything = aggregated_stream(moto_then_mock, [3, 0, 2])
     whole, users = App(), App()
-    workers(moto_server, stream, sqlite_store, whole, applicationName="whole", deaggregate=False, isBlob=True)
-    workers(moto_server, stream, sqlite_store, users, applicationName="users")
+    workers(moto_then_mock, stream, sqlite_store, whole, applicationName="whole", deaggregate=False, isBlob=True)
+    workers(moto_then_mock, stream, sqlite_store, users, applicationName="users")
     assert wait_for(lambda: len(users.records) == 6 and len(whole.records) == 3)
     assert users.records == everything
     assert whole.records[0][:4] == b"\xf3\x89\x9a\xc2" and json.loads(whole.records[1]) == everything[3]
