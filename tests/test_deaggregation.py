@@ -1,5 +1,6 @@
-"""Consumer(deaggregate=True) on moto (and, for the mixed stream, kinesis-mock): records aggregated by the real aws-kinesis-agg and written
-with boto3's put_record come back as their user records; anything else comes back whole."""
+"""Consumer(deaggregate=True) on moto (and, for the mixed stream, kinesis-mock): records aggregated by
+the real aws-kinesis-agg and written with boto3's put_record come back as their user records;
+anything else comes back whole."""
 
 import hashlib
 import json

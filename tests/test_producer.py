@@ -172,7 +172,8 @@ def test_kms_encryption_is_reported(kinesis_mock):
     stream = new_stream(kinesis_mock, 1)
     p, c = producer(kinesis_mock, stream), consumer(kinesis_mock, stream)
     _, plain = p.putRecord(Record(0, "k")).result(10)
-    stream_admin(kinesis_mock.client(), "StartStreamEncryption", {"StreamName": stream, "EncryptionType": "KMS", "KeyId": "alias/aws/kinesis"})
+    encrypt = {"StreamName": stream, "EncryptionType": "KMS", "KeyId": "alias/aws/kinesis"}
+    stream_admin(kinesis_mock.client(), "StartStreamEncryption", encrypt)
     assert wait_for(lambda: p.putRecord(Record(1, "k")).result(10)[1].encryptionType == KMS)
     _, _, results = p.putRecords([Record(2, "k"), Record(3, "j")]).result(10)
     _, it = c.getShardIterator("shardId-000000000000", 3, None, None).result(10)
