@@ -170,15 +170,20 @@ def test_kms_encryption_is_reported(kinesis_mock):
     moto never encrypts and kinesalite has no StartStreamEncryption, so this runs on kinesis-mock.
     """
     stream = new_stream(kinesis_mock, 1)
-    p, c = producer(kinesis_mock, stream), consumer(kinesis_mock, stream)
+    p, c = producer(kinesis_mock, stream), consumer(kinesis_mock, stream, deaggregate=True)
     _, plain = p.putRecord(Record(0, "k")).result(10)
     encrypt = {"StreamName": stream, "EncryptionType": "KMS", "KeyId": "alias/aws/kinesis"}
     stream_admin(kinesis_mock.client(), "StartStreamEncryption", encrypt)
     assert wait_for(lambda: p.putRecord(Record(1, "k")).result(10)[1].encryptionType == KMS)
     _, _, results = p.putRecords([Record(2, "k"), Record(3, "j")]).result(10)
+    with AWSKinesisStreams.BufferedProducer(
+        "us-east-1", "k", "s", stream, endpoint=kinesis_mock.endpoint, maxBufferedTime=0.01
+    ) as buffered:
+        _, _, buffered_results = buffered.putRecords([Record(4, "k"), Record(5, "j")]).result(10)
     _, it = c.getShardIterator("shardId-000000000000", 3, None, None).result(10)
     _, records, _, _ = c.getRecords({"shardIterator": it}, None).result(10)
     assert plain.encryptionType == NONE
-    assert [r.encryptionType for r in results] == [KMS, KMS]
+    assert [r.encryptionType for r in results + buffered_results] == [KMS] * 4
     assert records[0].data == 0 and records[0].encryptionType == NONE
-    assert [r.data for r in records[-2:]] == [2, 3] and all(r.encryptionType == KMS for r in records[1:])
+    assert [r.data for r in records[-4:]] == [2, 3, 4, 5]
+    assert all(r.encryptionType == KMS for r in records[1:])
