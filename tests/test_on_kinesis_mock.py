@@ -64,6 +64,22 @@ def stop(workers):
     assert all(event.wait(20) for event in stopped)
 
 
+def test_concurrent_put_records_on_one_shard_each_get_their_own_sequence_number(kinesis_mock):
+    """moto 5.2 can give two concurrent PutRecords one sequence number; kinesis-mock, like AWS, does not."""
+    stream = new_stream(kinesis_mock, 1)
+    producer = AWSKinesisStreams.Producer(
+        kinesis_mock.region, kinesis_mock.accessKeyId, kinesis_mock.secretAccessKey, stream, endpoint=kinesis_mock.endpoint
+    )
+    futures = [producer.putRecords([Record({"i": i * 10 + n}, "k%d" % n) for n in range(10)]) for i in range(200)]
+    answers = [future.result(30) for future in futures]
+    assert all(error is None and failed == 0 for error, failed, _ in answers)
+    written = [result.sequenceNumber for _, _, results in answers for result in results]
+    found = read_back(kinesis_mock, stream)
+    assert len(set(written)) == len(found) == 2000
+    assert [record["SequenceNumber"] for _, record in found] == sorted(written, key=int)
+    assert sorted(json.loads(record["Data"])["i"] for _, record in found) == list(range(2000))
+
+
 @pytest.mark.parametrize("aggregate", [True, False])
 def test_buffered_producer_from_threads_then_two_workers_on_dynalite_count_every_record(kinesis_mock, dynalite, aggregate):
     stream, total = new_stream(kinesis_mock, 3), THREADS * PER_THREAD
