@@ -14,7 +14,9 @@ from .streams import AWSKinesisStreams, Outcome
 class Consumer(AWSKinesisStreams):
     """Reads the stream named at construction; records come back as `bytes` if `isBlob`, else decoded JSON.
 
-    `Consumer(region, accessKeyId, secretAccessKey, streamName, isBlob=False, *, endpoint=None, sessionToken=None)`
+    `Consumer(region, accessKeyId, secretAccessKey, streamName, isBlob=False, *, deaggregate=False,
+    endpoint=None, sessionToken=None)`; with `deaggregate`, KPL-aggregated records come back as
+    their user records.
     """
 
     def __init__(
@@ -25,6 +27,7 @@ class Consumer(AWSKinesisStreams):
         streamName: str,
         isBlob: bool = False,
         *,
+        deaggregate: bool = False,
         endpoint: Optional[str] = None,
         sessionToken: Optional[str] = None,
         timeout: Optional[Timeout] = None,
@@ -45,6 +48,9 @@ class Consumer(AWSKinesisStreams):
         if not isinstance(isBlob, bool) and self._init_error is None:
             self._init_error = library_error("Consumer wrongly initialized: isBlob must be a boolean")
         self._isBlob = bool(isBlob)
+        if not isinstance(deaggregate, bool) and self._init_error is None:
+            self._init_error = library_error("Consumer wrongly initialized: deaggregate must be a boolean")
+        self._deaggregate = deaggregate is True
 
     def getShards(self, callback: Callable[[Any, List[str]], Any]) -> "Future[Outcome]":
         """List every shard of the stream, open and closed; `callback(error, shardIds)`."""
@@ -81,7 +87,7 @@ class Consumer(AWSKinesisStreams):
         options: Dict[str, Any],
         callback: Callable[[Any, List[Record], int, Optional[Dict[str, Any]]], Any],
     ) -> "Future[Outcome]":
-        """Read the next records at `options["shardIterator"]` (at most `options["limit"]`).
+        """Read the next records at `options["shardIterator"]` (at most `options["limit"]` Kinesis records).
 
         `callback(error, records, millisBehindLatest, nextOptions)`; `nextOptions` is None
         once a closed shard has been read to its end.
@@ -89,7 +95,7 @@ class Consumer(AWSKinesisStreams):
         return self._request(
             "getRecords",
             callback,
-            lambda kinesis: kinesis.get_records(options, self._isBlob),
+            lambda kinesis: kinesis.get_records(options, self._isBlob, self._deaggregate),
             lambda outcome: (None,) + outcome,
             ([], 0, None),
         )

@@ -12,6 +12,7 @@ import json
 from json.encoder import encode_basestring_ascii as json_string
 from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
 
+from .aggregation import MAGIC, deaggregate
 from .enums import (
     AWS_KINESIS_STREAMS_ENCRYPTION_TYPE as ENCRYPTION,
     AWS_KINESIS_STREAMS_ERROR,
@@ -232,10 +233,11 @@ class Kinesis:
         return send
 
     def get_records(
-        self, options: object, is_blob: bool
+        self, options: object, is_blob: bool, unpack: bool = False
     ) -> Send[Tuple[List[Record], int, Optional[Dict[str, Any]]]]:
         """GetRecords: the records (bytes, or decoded JSON), millisBehindLatest and the next options.
 
+        With `unpack`, KPL aggregates come back as their user records (see `user_records`).
         The next options are None once a closed shard has been read to its end. A record a
         JSON consumer cannot decode fails the call with UNEXPECTED_RESPONSE; the error then
         carries every record of the call as bytes, and the options to read on from.
@@ -269,6 +271,8 @@ class Kinesis:
                 records = [_received(entry) for entry in entries]
             except (KeyError, TypeError, ValueError, binascii.Error):
                 raise _unexpected("GetRecords", "has a malformed record", answer) from None
+            if unpack:
+                records = user_records(records)
             if not is_blob:
                 _decode_json(records, next_options)
             return records, millis, next_options
@@ -285,6 +289,31 @@ def _received(entry: Dict[str, Any]) -> Record:
         int(timestamp) if timestamp is not None else None,
         _encryption(entry.get("EncryptionType")),
     )
+
+
+def user_records(records: List[Record]) -> List[Record]:
+    """`records` (data still bytes) with each KPL aggregate replaced by its user records, in order.
+
+    A user record keeps the Kinesis record's sequence number, timestamp and encryption, and
+    gets its partition key, explicit hash key and subSequenceNumber (0..n-1) from the
+    aggregate. A record that is not an aggregate, or fails its MD5 or protobuf check, stays
+    whole. No user record is dropped, whatever shard its hash key belongs to.
+    """
+    out: List[Record] = []
+    received = Record.received
+    for record in records:
+        data = record.data
+        if data[:4] == MAGIC:
+            unpacked = deaggregate(data)
+            if unpacked is not None:
+                sequence, timestamp, encryption = record.sequenceNumber, record.timestamp, record.encryptionType
+                out += [
+                    received(value, key, sequence, timestamp, encryption, hash_key, index)  # type: ignore[arg-type]
+                    for index, (key, hash_key, value) in enumerate(unpacked)
+                ]
+                continue
+        out.append(record)
+    return out
 
 
 _scan_json = json.JSONDecoder().scan_once

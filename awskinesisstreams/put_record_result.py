@@ -6,9 +6,13 @@ from .enums import AWS_KINESIS_STREAMS_ENCRYPTION_TYPE
 
 
 class PutRecordResult:
-    """Where a record landed (`shardId`, `sequenceNumber`), or why it did not (`errorCode`, `errorMessage`)."""
+    """Where a record landed (`shardId`, `sequenceNumber`), or why it did not (`errorCode`, `errorMessage`).
 
-    __slots__ = ("errorCode", "errorMessage", "shardId", "sequenceNumber", "encryptionType")
+    `subSequenceNumber` is the user record's index inside the aggregated Kinesis record that
+    carried it; 0 for a record sent on its own.
+    """
+
+    __slots__ = ("errorCode", "errorMessage", "shardId", "sequenceNumber", "encryptionType", "subSequenceNumber")
 
     def __init__(
         self,
@@ -17,12 +21,14 @@ class PutRecordResult:
         shardId: Optional[str] = None,
         sequenceNumber: Optional[str] = None,
         encryptionType: Optional[AWS_KINESIS_STREAMS_ENCRYPTION_TYPE] = None,
+        subSequenceNumber: int = 0,
     ) -> None:
         self.errorCode = errorCode
         self.errorMessage = errorMessage
         self.shardId = shardId
         self.sequenceNumber = sequenceNumber
         self.encryptionType = encryptionType
+        self.subSequenceNumber = subSequenceNumber
 
     def __repr__(self) -> str:
         if self.errorCode is not None:

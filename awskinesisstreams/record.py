@@ -23,7 +23,8 @@ class Record:
     """A record: `data` (bytes or any JSON-compatible value) and the `partitionKey` that picks its shard.
 
     Records read from a stream also carry `sequenceNumber`, `timestamp` (int seconds since
-    the epoch) and `encryptionType`.
+    the epoch) and `encryptionType`; a user record that came out of a KPL aggregate also
+    its `subSequenceNumber` (its index in the aggregate; None for any other record).
     """
 
     __slots__ = (
@@ -35,6 +36,7 @@ class Record:
         "sequenceNumber",
         "timestamp",
         "encryptionType",
+        "subSequenceNumber",
     )
 
     def __init__(
@@ -53,6 +55,7 @@ class Record:
         self.sequenceNumber: Optional[str] = None
         self.timestamp: Optional[int] = None
         self.encryptionType: Optional[AWS_KINESIS_STREAMS_ENCRYPTION_TYPE] = None
+        self.subSequenceNumber: Optional[int] = None
 
     @classmethod
     def received(
@@ -62,17 +65,20 @@ class Record:
         sequenceNumber: str,
         timestamp: Optional[int],
         encryptionType: AWS_KINESIS_STREAMS_ENCRYPTION_TYPE,
+        explicitHashKey: Optional[str] = None,
+        subSequenceNumber: Optional[int] = None,
     ) -> "Record":
-        """A record as a Consumer returns it (no checks: Kinesis already made them)."""
+        """A record as a Consumer returns it (no checks: Kinesis or the aggregate's writer made them)."""
         record = cls.__new__(cls)
         record.data = data
         record.partitionKey = partitionKey
-        record.explicitHashKey = None
+        record.explicitHashKey = explicitHashKey
         record.prevSequenceNumber = None
         record.encoder = None
         record.sequenceNumber = sequenceNumber
         record.timestamp = timestamp
         record.encryptionType = encryptionType
+        record.subSequenceNumber = subSequenceNumber
         return record
 
     def encode(self) -> bytes:
