@@ -140,17 +140,17 @@ def aiokpl_python() -> Tuple[Optional[str], str]:
     if os.path.exists(python) and subprocess.run(probe, capture_output=True).returncode == 0:
         return python, ""
     steps = [
-        [sys.executable, "-m", "venv", AIOKPL_VENV],
-        [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", AIOKPL],
+        ("python -m venv " + AIOKPL_VENV, [sys.executable, "-m", "venv", AIOKPL_VENV]),
+        ("pip install " + AIOKPL, [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", AIOKPL]),
     ]
-    for step in steps:
+    for name, step in steps:
         try:
             done = subprocess.run(step, capture_output=True, text=True, timeout=300)
         except (OSError, subprocess.TimeoutExpired) as error:
-            return None, "%s: %s" % (" ".join(step[:4]), error)
+            return None, "%s: %s" % (name, error)
         if done.returncode != 0:
             lines = (done.stderr or done.stdout).strip().splitlines()
-            return None, "%s failed: %s" % (" ".join(step[-2:]), lines[-1] if lines else "status %d" % done.returncode)
+            return None, "%s failed: %s" % (name, lines[-1] if lines else "status %d" % done.returncode)
     return python, ""
 
 
@@ -249,8 +249,8 @@ def measure(side: str, stub: LocalKinesis, moto: LocalKinesis, count: int) -> Di
 def throughput(count: int) -> Dict[str, float]:
     """User records and MiB (data and partition key) a second into a 4-shard kinesalite stream, default settings.
 
-    The steady rate is taken between the 20th and the last percent of the outcomes, past the
-    burst that the rate limiter's full buckets allow at the start.
+    The steady rate is that of the second half of the outcomes, past the burst that the rate
+    limiter's full buckets allow at the start.
     """
     from servers import Kinesalite
 
@@ -262,7 +262,7 @@ def throughput(count: int) -> Dict[str, float]:
         marks: Dict[int, float] = {}
         delivered = [0]
         failed = [0]
-        mark_at = count // 5
+        mark_at = count // 2
 
         def callback(err: object, _result: object) -> None:
             delivered[0] += 1
@@ -292,26 +292,38 @@ def throughput(count: int) -> Dict[str, float]:
 
 
 def profile_put(stub: LocalKinesis, count: int, top: int) -> str:
-    """cProfile of every thread of the producer path (caller, loop and HTTP threads), top `top` by own time.
+    """cProfile of every thread of the producer path (caller, loop and HTTP threads), top `top` by own CPU time.
 
     Run in a fresh process: the hook must be in place before the library starts its threads,
     so the one-off costs (ListShards, connections) are in the profile too, small beside `count`.
+    Each thread's profile counts that thread's CPU time, and is stopped in that thread: stopped
+    from another, the calls its thread still waits in would be charged with the other's clock.
     """
-    profiles = [cProfile.Profile()]
+    from awskinesisstreams import imp
+    from awskinesisstreams.loop import LOOP
+
+    threads: Dict[int, cProfile.Profile] = {}
 
     def start_in_thread(*_args: object) -> None:
-        profile = cProfile.Profile()
-        profiles.append(profile)
+        profile = threads[threading.get_ident()] = cProfile.Profile(time.thread_time)
         profile.enable()  # replaces this hook in the new thread
 
+    def stop_loop_thread() -> None:
+        threads[threading.get_ident()].disable()
+        stopped.set()
+
+    caller = cProfile.Profile(time.thread_time)
     threading.setprofile(start_in_thread)
-    profiles[0].enable()
+    caller.enable()
     producer = buffered_producer(stub)
     put_through(producer, count)()
-    profiles[0].disable()
-    threading.setprofile(None)
     producer.close(timeout=30)
+    caller.disable()
+    threading.setprofile(None)
+    stopped = threading.Event()
+    imp.wakeup(0, stop_loop_thread)
+    stopped.wait(30)
+    LOOP._pool.shutdown(wait=True)  # the HTTP threads end, and their calls with them (this process ends next)
     out = io.StringIO()
-    stats = pstats.Stats(*profiles, stream=out)
-    stats.sort_stats("tottime").print_stats(top)
+    pstats.Stats(caller, *threads.values(), stream=out).sort_stats("tottime").print_stats(top)
     return out.getvalue()
