@@ -17,7 +17,7 @@ import threading
 import time
 from typing import Callable, Dict, List, Optional, Tuple
 
-from common import HERE, KEYS, PAYLOADS, AWSKinesisStreams, LocalKinesis, Record, TRIM_HORIZON, boto3_client, consumer, cpu_per
+from common import HERE, KEYS, PAYLOADS, AWSKinesisStreams, LocalKinesis, Record, TRIM_HORIZON, boto3_client, consumer, cpu_per, run_child
 
 AGGREGATE_BYTES = 51_200  # the KPL's default aggregate size, for the peers that take one
 READ_STREAM = "bench-aggregated"
@@ -156,11 +156,8 @@ def aiokpl_python() -> Tuple[Optional[str], str]:
 
 def aiokpl_put(python: str, stub: LocalKinesis, count: int) -> float:
     """aiokpl's Producer in its own environment (bench/aiokpl_child.py): client CPU per user record."""
-    out = subprocess.run(
-        [python, os.path.join(HERE, "aiokpl_child.py"), stub.endpoint, str(count)],
-        capture_output=True, text=True, timeout=300, check=True,
-    )
-    return json.loads(out.stdout)["cpu"]
+    out = run_child([python, os.path.join(HERE, "aiokpl_child.py"), stub.endpoint, str(count)], timeout=300)
+    return json.loads(out)["cpu"]
 
 
 # -- readers --------------------------------------------------------------------------

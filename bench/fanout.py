@@ -10,29 +10,28 @@ from typing import Dict, List
 from common import PAYLOADS, KEYS, AWSKinesisStreams, LocalKinesis, Record, TRIM_HORIZON, consumer, cpu_per
 
 STREAM = "bench-fanout"
-RECORDS = 5_000  # kinesis-mock slows down as a shard fills: each PutRecords takes longer
 LATENCY_NOTE = ("kinesis-mock pushes an event about once a second, so no latency is quoted: "
                 "on it a figure would measure its timer, not the client")
 
 
-def fill(server: LocalKinesis) -> None:
-    """RECORDS records of 100 bytes into a one-shard stream."""
+def fill(server: LocalKinesis, count: int) -> None:
+    """`count` records of 100 bytes into a one-shard stream (kinesis-mock slows down as a shard fills)."""
     server.create_stream(STREAM, 1)
     producer = AWSKinesisStreams.Producer(
         server.region, server.accessKeyId, server.secretAccessKey, STREAM, endpoint=server.endpoint
     )
-    for start in range(0, RECORDS, 500):
+    for start in range(0, count, 500):
         records = [Record(PAYLOADS[i % len(PAYLOADS)], KEYS[i % len(KEYS)]) for i in range(start, start + 500)]
         err, failed, _ = producer.putRecords(records).result(timeout=60)
         assert err is None and failed == 0, err
 
 
-def poll(reader: AWSKinesisStreams.Consumer, shard: str) -> int:
-    """getRecords from the start of the shard until every record is read; how many were."""
+def poll(reader: AWSKinesisStreams.Consumer, shard: str, wanted: int) -> int:
+    """getRecords from the start of the shard until `wanted` records are read; how many were."""
     err, iterator = reader.getShardIterator(shard, TRIM_HORIZON, None, None).result(timeout=30)
     assert err is None, err
     seen = 0
-    while seen < RECORDS:
+    while seen < wanted:
         err, records, _millis, options = reader.getRecords({"shardIterator": iterator, "limit": 10_000}, None).result(timeout=60)
         assert err is None, err
         seen += len(records)
@@ -54,8 +53,8 @@ def subscribe(reader: AWSKinesisStreams.Consumer, consumer_arn: str, shard: str,
     return seen[0]
 
 
-def measure(server: LocalKinesis, round_number: int) -> Dict[str, float]:
-    """Client CPU per record of polling and of fan-out over the same RECORDS records, in this process.
+def measure(server: LocalKinesis, round_number: int, count: int) -> Dict[str, float]:
+    """Client CPU per record of polling and of fan-out over the same `count` records, in this process.
 
     Each round registers consumers of its own: AWS (and so a faithful mock) refuses a second
     subscription of one consumer to one shard within 5 seconds of the last.
@@ -68,19 +67,19 @@ def measure(server: LocalKinesis, round_number: int) -> Dict[str, float]:
         err, description = reader.registerStreamConsumer(name, None).result(timeout=60)
         assert err is None, err
         arns.append(description["consumerARN"])
-    poll(reader, shards[0])  # warm up both paths: connections, imports
+    poll(reader, shards[0], count)  # warm up both paths: connections, imports
     subscribe(reader, arns[0], shards[0], 1)
     counts = {}
 
     def polled() -> None:
-        counts["poll"] = poll(reader, shards[0])
+        counts["poll"] = poll(reader, shards[0], count)
 
     def pushed() -> None:
-        counts["fanout"] = subscribe(reader, arns[1], shards[0], RECORDS)
+        counts["fanout"] = subscribe(reader, arns[1], shards[0], count)
 
     runs = [("fanout_cpu", pushed), ("poll_cpu", polled)]
     if round_number % 2:  # each goes first in every other round
         runs.reverse()
-    figures = {key: cpu_per(RECORDS, run) for key, run in runs}
-    assert counts == {"poll": RECORDS, "fanout": RECORDS}, counts
+    figures = {key: cpu_per(count, run) for key, run in runs}
+    assert counts == {"poll": count, "fanout": count}, counts
     return figures

@@ -20,7 +20,7 @@ import sys
 import time
 from contextlib import ExitStack
 from importlib.metadata import version
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import aggregation
 import core
@@ -29,13 +29,14 @@ from common import AWSKinesisStreams, LocalKinesis, StubKinesis, run_child
 
 PARTS = ("core", "aggregation", "fanout")
 PROFILE_LINES = 25
+ROUND_SIDES = ("library", "boto3", "kpl-agg", "fanout")
 
 
 def sizes(quick: bool) -> Dict[str, int]:
     """How many records each measure uses, per round where it runs every round."""
     if quick:
-        return {"put": 20_000, "aiokpl": 2_000, "throughput": 100_000, "memory": 200_000}
-    return {"put": 50_000, "aiokpl": 5_000, "throughput": 300_000, "memory": 1_000_000}
+        return {"put": 20_000, "aiokpl": 2_000, "throughput": 100_000, "memory": 200_000, "fanout": 2_000}
+    return {"put": 50_000, "aiokpl": 5_000, "throughput": 300_000, "memory": 1_000_000, "fanout": 5_000}
 
 
 # -- in a child process ---------------------------------------------------------------
@@ -47,7 +48,7 @@ def child_figures(args: argparse.Namespace) -> Dict:
     moto, stub, mock = (LocalKinesis(ports.get(name, 0)) for name in ("moto", "stub", "mock"))
     count = sizes(args.quick)
     if args.child == "fanout":
-        return fanout.measure(mock, args.round)
+        return fanout.measure(mock, args.round, count["fanout"])
     if args.child == "memory":
         return core.memory_run(stub.endpoint, args.memory_records or count["memory"])
     if args.child == "throughput":
@@ -65,8 +66,17 @@ def child_figures(args: argparse.Namespace) -> Dict:
 # -- in the parent --------------------------------------------------------------------
 
 
+BEGAN = time.perf_counter()
+
+
+def progress(what: str) -> None:
+    """A line on standard error, so a long run shows where it is."""
+    print("[%5.1f s] %s" % (time.perf_counter() - BEGAN, what), file=sys.stderr, flush=True)
+
+
 def child(kind: str, args: argparse.Namespace, ports: Dict[str, int], round_number: int = 0) -> Dict:
     """Run this script as a `kind` child in a fresh process and return the JSON it prints."""
+    progress("%s%s" % (kind, " (round %d)" % (round_number + 1) if kind in ROUND_SIDES else ""))
     command = [sys.executable, os.path.abspath(__file__), "--child", kind, "--ports", json.dumps(ports),
                "--round", str(round_number), "--only", *args.parts]
     if args.quick:
@@ -76,32 +86,35 @@ def child(kind: str, args: argparse.Namespace, ports: Dict[str, int], round_numb
     return json.loads(run_child(command, timeout=600))
 
 
-def run_rounds(args: argparse.Namespace, ports: Dict[str, int], moto: LocalKinesis, stub: LocalKinesis) -> Dict:
-    """Every client's figures, each the median over the rounds, as {side: {key: value}}; aiokpl's if it runs."""
+def run_rounds(args: argparse.Namespace, ports: Dict[str, int], stub: Optional[LocalKinesis]) -> Tuple[Dict, List[str]]:
+    """Every client's figures, each the median over the rounds, as {side: {key: value}}; and notes on what was left out."""
     sides = [] if args.parts == ["fanout"] else ["library", "boto3"]
+    notes = []
+    python = None
     if "aggregation" in args.parts:
         sides.append("kpl-agg")
         python, why = aggregation.aiokpl_python()
         if python is None:
-            print("aiokpl is left out: its environment could not be made (%s)" % why, file=sys.stderr)
-    else:
-        python = None
+            notes.append("aiokpl is left out: its environment could not be made (%s)" % why)
     if "fanout" in args.parts:
         sides.append("fanout")
     rounds: List[Dict[str, Dict[str, float]]] = []
     for round_number in range(args.repeats):
         figures = {side: child(side, args, ports, round_number) for side in sides}
-        if python is not None:
+        if python is not None and stub is not None:
+            progress("aiokpl (round %d)" % (round_number + 1))
             try:
                 figures["aiokpl"] = {"agg_put": aggregation.aiokpl_put(python, stub, sizes(args.quick)["aiokpl"])}
-            except Exception as error:  # its own environment: report it and go on without it
-                print("aiokpl is left out: %s" % error, file=sys.stderr)
+            except Exception as error:  # its own environment: say so and go on without it
+                notes.append("aiokpl is left out from round %d on: %s" % (round_number + 1, error))
                 python = None
         rounds.append(figures)
-    return {
-        side: {key: statistics.median(r[side][key] for r in rounds if side in r) for key in rounds[-1][side]}
-        for side in rounds[-1]
+    last = {side: figures for r in rounds for side, figures in r.items()}
+    medians = {
+        side: {key: statistics.median(r[side][key] for r in rounds if side in r) for key in figures}
+        for side, figures in last.items()
     }
+    return medians, notes
 
 
 def main() -> None:
@@ -120,11 +133,14 @@ def main() -> None:
     if args.child:
         print(json.dumps(child_figures(args)))
         return
-    began = time.perf_counter()
     with ExitStack() as servers:
-        moto = servers.enter_context(LocalKinesis())
-        stub = servers.enter_context(StubKinesis())
-        ports = {"moto": moto.port, "stub": stub.port}
+        progress("servers and streams")
+        ports: Dict[str, int] = {}
+        stub = None
+        if args.parts != ["fanout"]:
+            moto = servers.enter_context(LocalKinesis())
+            stub = servers.enter_context(StubKinesis())
+            ports.update(moto=moto.port, stub=stub.port)
         if "core" in args.parts:
             core.fill(moto)
         if "aggregation" in args.parts:
@@ -134,8 +150,8 @@ def main() -> None:
 
             mock = servers.enter_context(KinesisMock())
             ports["mock"] = mock.port
-            fanout.fill(mock)
-        medians = run_rounds(args, ports, moto, stub)
+            fanout.fill(mock, sizes(args.quick)["fanout"])
+        medians, notes = run_rounds(args, ports, stub)
         extra = {}
         if "core" in args.parts:
             extra["memory"] = child("memory", args, ports)
@@ -144,14 +160,14 @@ def main() -> None:
             missed = [line for line, met in producer_targets(medians) if not met]
             if args.profile or missed:
                 extra["profile"] = child("profile", args, ports)["profile"]
-    report(args, medians, extra, time.perf_counter() - began)
+    report(args, medians, extra, notes, time.perf_counter() - BEGAN)
 
 
 # -- the report -----------------------------------------------------------------------
 
 
-def report(args: argparse.Namespace, medians: Dict, extra: Dict, seconds: float) -> None:
-    """Print every table of the parts that ran."""
+def report(args: argparse.Namespace, medians: Dict, extra: Dict, notes: List[str], seconds: float) -> None:
+    """Print every table of the parts that ran, and what was left out."""
     print("awskinesisstreams %s, Python %s, %s, %d cores (nproc), median of %d alternating rounds" % (
         AWSKinesisStreams.VERSION, platform.python_version(), platform.machine(), os.cpu_count() or 0, args.repeats))
     print("peers: boto3 %s, aws-kinesis-agg %s, aiokpl 0.2.0 (own environment); servers: moto %s, bench/stub.py, %s" % (
@@ -172,12 +188,14 @@ def report(args: argparse.Namespace, medians: Dict, extra: Dict, seconds: float)
         polled, pushed = medians["fanout"]["poll_cpu"], medians["fanout"]["fanout_cpu"]
         print("\n## Enhanced fan-out against polling: client CPU per record delivered")
         print("(%s records of 100 B in one shard, kinesis-mock, both read from TRIM_HORIZON in the same process)\n" % (
-            "{:,}".format(fanout.RECORDS)))
+            "{:,}".format(sizes(args.quick)["fanout"])))
         print(markdown(["reader", "client CPU per record", "against polling"], [
             ["getRecords polling, one call", _num(polled * 1e6, "us"), "1.0x"],
             ["subscribeToShard (enhanced fan-out)", _num(pushed * 1e6, "us"), "%.2fx" % (pushed / polled)],
         ]))
         print("\n" + fanout.LATENCY_NOTE + ".")
+    for note in notes:
+        print("\n" + note)
     print("\nran in %.0f s" % seconds)
 
 
