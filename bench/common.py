@@ -61,21 +61,6 @@ def consumer(server: LocalKinesis, stream: str, **options: object) -> AWSKinesis
     )
 
 
-def boto3_client(server: LocalKinesis, pool: int = 8):
-    """boto3's Kinesis client for `server`, its own retries off (imported here, so the library's children never load it)."""
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client(
-        "kinesis",
-        region_name=server.region,
-        aws_access_key_id=server.accessKeyId,
-        aws_secret_access_key=server.secretAccessKey,
-        endpoint_url=server.endpoint,
-        config=Config(max_pool_connections=pool, retries={"max_attempts": 0}),
-    )
-
-
 def run_child(command: List[str], timeout: float = 150) -> str:
     """Run a child process and return what it printed; its standard error is passed through on failure."""
     out = subprocess.run(command, capture_output=True, text=True, timeout=timeout)

@@ -11,7 +11,7 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Dict
 
-from common import KEYS, PAYLOADS, AWSKinesisStreams, LocalKinesis, Record, TRIM_HORIZON, boto3_client, consumer, cpu_per, rate
+from common import KEYS, PAYLOADS, AWSKinesisStreams, LocalKinesis, Record, TRIM_HORIZON, consumer, cpu_per, rate
 
 BATCH = 500
 GET_BATCH = 1000
@@ -82,7 +82,9 @@ def library_reader(server: LocalKinesis, stream: str, is_blob: bool) -> Callable
 
 
 def boto3_side(server: LocalKinesis, put_stream: str):
-    client = boto3_client(server, IN_FLIGHT * 2)
+    from conftest import boto_kinesis  # here, so the library's children never load boto3 or pytest
+
+    client = boto_kinesis(server)
 
     def put_batch() -> None:
         records = [{"Data": data, "PartitionKey": key} for data, key in BATCH_DATA]
@@ -108,7 +110,9 @@ def boto3_side(server: LocalKinesis, put_stream: str):
 
 
 def boto3_reader(server: LocalKinesis, stream: str, is_blob: bool) -> Callable[[int], None]:
-    client = boto3_client(server)
+    from conftest import boto_kinesis
+
+    client = boto_kinesis(server)
     shard = client.list_shards(StreamName=stream)["Shards"][0]["ShardId"]
     iterator = client.get_shard_iterator(StreamName=stream, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
 
