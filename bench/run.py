@@ -170,8 +170,7 @@ def report(args: argparse.Namespace, medians: Dict, extra: Dict, notes: List[str
     """Print every table of the parts that ran, and what was left out."""
     print("awskinesisstreams %s, Python %s, %s, %d cores (nproc), median of %d alternating rounds" % (
         AWSKinesisStreams.VERSION, platform.python_version(), platform.machine(), os.cpu_count() or 0, args.repeats))
-    print("peers: boto3 %s, aws-kinesis-agg %s, aiokpl 0.2.0 (own environment); servers: moto %s, bench/stub.py, %s" % (
-        version("boto3"), version("aws-kinesis-agg"), version("moto"), node_servers(args.parts)))
+    print(what_ran(args.parts))
     if "core" in args.parts:
         print("\n## The faithful calls against boto3's")
         print("(moto closes the connection after each answer; the stub server keeps it open, as AWS does)\n")
@@ -261,16 +260,20 @@ def print_aggregation(medians: Dict, extra: Dict, put_records: int) -> None:
         print(extra["profile"])
 
 
-def node_servers(parts: List[str]) -> str:
-    """The versions of the npm servers the parts use."""
+def what_ran(parts: List[str]) -> str:
+    """The peers and servers the parts that ran use, with their versions."""
     import servers
 
-    names = []
+    peers, local = [], []
+    if parts != ["fanout"]:
+        peers.append("boto3 %s" % version("boto3"))
+        local += ["moto %s" % version("moto"), "bench/stub.py"]
     if "aggregation" in parts:
-        names.append("kinesalite %s" % servers.KINESALITE_VERSION)
+        peers += ["aws-kinesis-agg %s" % version("aws-kinesis-agg"), aggregation.AIOKPL + " (own environment)"]
+        local.append("kinesalite %s" % servers.KINESALITE_VERSION)
     if "fanout" in parts:
-        names.append("kinesis-mock (npm kinesis-local %s)" % servers.KINESIS_MOCK_VERSION)
-    return ", ".join(names) or "no npm server"
+        local.append("kinesis-mock (npm kinesis-local %s)" % servers.KINESIS_MOCK_VERSION)
+    return "peers: %s; servers: %s" % (", ".join(peers) or "none", ", ".join(local))
 
 
 def markdown(header: List[str], rows: List[List[str]]) -> str:
