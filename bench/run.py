@@ -35,7 +35,7 @@ ROUND_SIDES = ("library", "boto3", "kpl-agg", "fanout")
 def sizes(quick: bool) -> Dict[str, int]:
     """How many records each measure uses, per round where it runs every round."""
     if quick:
-        return {"put": 20_000, "aiokpl": 2_000, "throughput": 100_000, "memory": 200_000, "fanout": 2_000}
+        return {"put": 20_000, "aiokpl": 2_000, "throughput": 200_000, "memory": 200_000, "fanout": 2_000}
     return {"put": 50_000, "aiokpl": 5_000, "throughput": 300_000, "memory": 1_000_000, "fanout": 5_000}
 
 
