@@ -310,11 +310,27 @@ def stream_bytes(server: LocalKinesis, stream: str) -> int:
 
 
 def profile_put(stub: LocalKinesis, count: int, top: int) -> str:
-    """cProfile of every thread of the producer path (caller, loop and HTTP threads), top `top` by own CPU time.
+    """Where the buffered producer's CPU goes: `count` user records put and flushed, top `top` functions."""
 
-    Run in a fresh process: the hook must be in place before the library starts its threads,
-    so the one-off costs (ListShards, connections) are in the profile too, small beside `count`.
-    Each thread's profile counts that thread's CPU time, and is stopped in that thread: stopped
+    def work() -> None:
+        producer = buffered_producer(stub)
+        put_through(producer, count)()
+        producer.close(timeout=30)
+
+    return profiled(work, top)
+
+
+def profile_read(moto: LocalKinesis, top: int) -> str:
+    """Where the deaggregating reader's CPU goes: 4 getRecords calls of READ_USER_RECORDS user records each."""
+    return profiled(lambda: ours_read(moto, 2), top)  # 2 to warm up, 2 measured
+
+
+def profiled(work: Callable[[], None], top: int) -> str:
+    """cProfile of every thread (caller, loop and HTTP threads) while `work()` runs, top `top` by own CPU time.
+
+    Run once, in a fresh process: the hook must be in place before the library starts its
+    threads, so the one-off costs (connections, imports) are in the profile too. Each
+    thread's profile counts that thread's CPU time, and is stopped in that thread: stopped
     from another, the calls its thread still waits in would be charged with the other's clock.
     """
     from awskinesisstreams import imp
@@ -333,9 +349,7 @@ def profile_put(stub: LocalKinesis, count: int, top: int) -> str:
     caller = cProfile.Profile(time.thread_time)
     threading.setprofile(start_in_thread)
     caller.enable()
-    producer = buffered_producer(stub)
-    put_through(producer, count)()
-    producer.close(timeout=30)
+    work()
     caller.disable()
     threading.setprofile(None)
     stopped = threading.Event()
