@@ -17,7 +17,9 @@ import threading
 import time
 from typing import Callable, Dict, List, Optional, Tuple
 
-from common import HERE, KEYS, PAYLOADS, AWSKinesisStreams, LocalKinesis, Record, TRIM_HORIZON, consumer, cpu_per, run_child
+from common import (
+    HERE, KEYS, PAYLOADS, TRIM_HORIZON, AWSKinesisStreams, LocalKinesis, Record, consumer, cpu_per, run_child,
+)
 
 AGGREGATE_BYTES = 51_200  # the KPL's default aggregate size, for the peers that take one
 READ_STREAM = "bench-aggregated"
@@ -91,9 +93,8 @@ def boto3_put(stub: LocalKinesis, count: int) -> float:
 
     def run(batch: List[Tuple[bytes, str]]) -> None:
         for start in range(0, len(batch), 500):
-            answer = client.put_records(
-                StreamName="bench-buffered", Records=[{"Data": d, "PartitionKey": k} for d, k in batch[start:start + 500]]
-            )
+            entries = [{"Data": data, "PartitionKey": key} for data, key in batch[start:start + 500]]
+            answer = client.put_records(StreamName="bench-buffered", Records=entries)
             for entry in answer["Records"]:
                 callback(entry)
 
@@ -105,7 +106,7 @@ def boto3_put(stub: LocalKinesis, count: int) -> float:
 
 
 def kpl_aggregate(count: int) -> float:
-    """aws-kinesis-agg's RecordAggregator packing the records, nothing sent; a callback per user record per aggregate."""
+    """aws-kinesis-agg's RecordAggregator packing the records, nothing sent; a callback per user record."""
     from aws_kinesis_agg.aggregator import RecordAggregator
 
     records = user_records(count)
@@ -213,7 +214,9 @@ def boto3_read(server: LocalKinesis, calls: int) -> float:
 
     client = boto_kinesis(server)
     shard = client.list_shards(StreamName=READ_STREAM)["Shards"][0]["ShardId"]
-    iterator = client.get_shard_iterator(StreamName=READ_STREAM, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    iterator = client.get_shard_iterator(
+        StreamName=READ_STREAM, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
     seen = [0]
 
     def run() -> None:

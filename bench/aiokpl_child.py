@@ -23,9 +23,8 @@ async def put(producer: Producer, count: int) -> None:
     """Put `count` records, then await every outcome."""
     outcomes = []
     for i in range(count):
-        outcomes.append(
-            await producer.put_record(stream="bench-buffered", partition_key=KEYS[i % KEY_COUNT], data=PAYLOADS[i % KEY_COUNT])
-        )
+        key, data = KEYS[i % KEY_COUNT], PAYLOADS[i % KEY_COUNT]
+        outcomes.append(await producer.put_record(stream="bench-buffered", partition_key=key, data=data))
     await producer.flush()
     for outcome in outcomes:
         result = await outcome.wait()

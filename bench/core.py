@@ -114,7 +114,9 @@ def boto3_reader(server: LocalKinesis, stream: str, is_blob: bool) -> Callable[[
 
     client = boto_kinesis(server)
     shard = client.list_shards(StreamName=stream)["Shards"][0]["ShardId"]
-    iterator = client.get_shard_iterator(StreamName=stream, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    iterator = client.get_shard_iterator(
+        StreamName=stream, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
 
     def get_records(calls: int) -> None:
         for _ in range(calls):

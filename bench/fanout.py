@@ -32,7 +32,8 @@ def poll(reader: AWSKinesisStreams.Consumer, shard: str, wanted: int) -> int:
     assert err is None, err
     seen = 0
     while seen < wanted:
-        err, records, _millis, options = reader.getRecords({"shardIterator": iterator, "limit": 10_000}, None).result(timeout=60)
+        options = {"shardIterator": iterator, "limit": 10_000}
+        err, records, _millis, options = reader.getRecords(options, None).result(timeout=60)
         assert err is None, err
         seen += len(records)
         iterator = options["shardIterator"]

@@ -3,7 +3,8 @@
     python bench/run.py                  # the full run (about 2 to 3 minutes on 2 cores)
     python bench/run.py --quick          # fewer rounds and records (about a minute)
     python bench/run.py --only fanout    # one part: core, aggregation or fanout
-    python bench/run.py --profile        # also where the buffered producer's time goes
+    python bench/run.py --profile        # where the producer's and the reader's CPU goes (also
+                                         # printed whenever an aggregation target is missed)
 
 Client CPU is the measured process's own CPU time (all its threads; every server runs in a
 process of its own), so it does not depend on a server's speed. Each client runs in a fresh
@@ -89,7 +90,7 @@ def child(kind: str, args: argparse.Namespace, ports: Dict[str, int], round_numb
 
 
 def run_rounds(args: argparse.Namespace, ports: Dict[str, int], stub: Optional[LocalKinesis]) -> Tuple[Dict, List[str]]:
-    """Every client's figures, each the median over the rounds, as {side: {key: value}}; and notes on what was left out."""
+    """Every client's figures, each the median of the rounds, as {side: {key: value}}; and what was left out."""
     sides = [] if args.parts == ["fanout"] else ["library", "boto3"]
     notes = []
     python = None
@@ -123,8 +124,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="3 rounds and fewer records (200,000 in the memory run)")
     parser.add_argument("--only", nargs="+", choices=("all",) + PARTS, default=["all"], help="which parts to run")
-    parser.add_argument("--profile", action="store_true", help="print a cProfile of the buffered producer's path")
-    parser.add_argument("--memory-records", type=int, default=None, help="records in the memory run (default 1,000,000)")
+    parser.add_argument("--profile", action="store_true", help="print where the producer's and the reader's CPU goes")
+    parser.add_argument("--memory-records", type=int, default=None, help="records in the memory run (1,000,000)")
     parser.add_argument("--repeats", type=int, default=None, help="rounds (default 5, --quick 3)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--ports", default="{}", help=argparse.SUPPRESS)
@@ -208,8 +209,9 @@ def print_memory(marks: Dict[str, Dict[str, float]]) -> None:
         "{:,}".format(int(last)), core.IN_FLIGHT))
     for mark in sorted(marks, key=int):
         m = marks[mark]
-        print("  after %9s records: RSS %5.1f MiB (peak so far %5.1f MiB), traced %4.2f MiB (peak since the line above %4.2f MiB)" % (
-            "{:,}".format(int(mark)), m["rss"], m["peak_rss"], m["traced"], m["traced_peak"]))
+        print("  after %9s records: RSS %5.1f MiB (peak so far %5.1f MiB), "
+              "traced %4.2f MiB (peak since the line above %4.2f MiB)" % (
+                  "{:,}".format(int(mark)), m["rss"], m["peak_rss"], m["traced"], m["traced_peak"]))
 
 
 def producer_targets(medians: Dict) -> List[Tuple[str, bool]]:
@@ -227,8 +229,8 @@ def producer_targets(medians: Dict) -> List[Tuple[str, bool]]:
 def reader_target(medians: Dict) -> Tuple[str, bool]:
     """The reader target of issue 11, as (what was measured, met?)."""
     ratio = medians["boto3"]["agg_read"] / medians["library"]["agg_read"]
-    return ("reader %.1fx cheaper than boto3 + aws-kinesis-agg (target >= %.0fx)" % (ratio, aggregation.TARGET_READER_VS_PEER),
-            ratio >= aggregation.TARGET_READER_VS_PEER)
+    target = aggregation.TARGET_READER_VS_PEER
+    return "reader %.1fx cheaper than boto3 + aws-kinesis-agg (target >= %.0fx)" % (ratio, target), ratio >= target
 
 
 def print_aggregation(medians: Dict, extra: Dict, put_records: int) -> None:
@@ -255,8 +257,8 @@ def print_aggregation(medians: Dict, extra: Dict, put_records: int) -> None:
     for line, met in targets:
         print("  %s %s" % ("met:   " if met else "MISSED:", line))
     t = extra["throughput"]
-    print("\nthroughput, BufferedProducer at default settings into a 4-shard kinesalite stream, %s user records in %.1f s:" % (
-        "{:,}".format(t["records"]), t["seconds"]))
+    print("\nthroughput, BufferedProducer at default settings into a 4-shard kinesalite stream, "
+          "%s user records in %.1f s:" % ("{:,}".format(t["records"]), t["seconds"]))
     print("  steady (the second half): %s user records/s, %.2f MiB/s as Kinesis counts it (aggregates and their keys),"
           " %.0f%% of the 4 MiB/s that rateLimit=1.0 allows on 4 shards; %.2f MiB/s of user data and keys" % (
               _num(t["steady_rps"], ""), t["steady_kinesis_mibps"], 100 * t["steady_kinesis_mibps"] / 4,
@@ -266,8 +268,8 @@ def print_aggregation(medians: Dict, extra: Dict, put_records: int) -> None:
     for key, what, records in (("profile-put", "buffered producer", put_records),
                                ("profile-read", "deaggregating reader", 4 * aggregation.READ_USER_RECORDS)):
         if key in extra:
-            print("\nwhere the %s's CPU goes (cProfile of all its threads, %s user records, top %d by own CPU time):" % (
-                what, "{:,}".format(records), PROFILE_LINES))
+            print("\nwhere the %s's CPU goes (cProfile of all its threads, %s user records, "
+                  "top %d by own CPU time):" % (what, "{:,}".format(records), PROFILE_LINES))
             print(extra[key])
 
 

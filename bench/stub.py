@@ -17,13 +17,17 @@ from functools import lru_cache
 
 SHARDS = 4
 SPAN = 2**128 // SHARDS
-SEQUENCE = itertools.count(49590338271490256608559692538361571095921575989136588898)
+FIRST_SEQUENCE = "49590338271490256608559692538361571095921575989136588898"
+SEQUENCE = itertools.count(int(FIRST_SEQUENCE))
 SHARD_LIST = json.dumps({
     "Shards": [
         {
             "ShardId": "shardId-%012d" % i,
-            "HashKeyRange": {"StartingHashKey": str(i * SPAN), "EndingHashKey": str(2**128 - 1 if i == SHARDS - 1 else (i + 1) * SPAN - 1)},
-            "SequenceNumberRange": {"StartingSequenceNumber": "49590338271490256608559692538361571095921575989136588898"},
+            "HashKeyRange": {
+                "StartingHashKey": str(i * SPAN),
+                "EndingHashKey": str(2**128 - 1 if i == SHARDS - 1 else (i + 1) * SPAN - 1),
+            },
+            "SequenceNumberRange": {"StartingSequenceNumber": FIRST_SEQUENCE},
         }
         for i in range(SHARDS)
     ]
@@ -59,7 +63,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif action == "ListShards":
             payload = SHARD_LIST
         else:
-            status, payload = 400, b'{"__type":"UnknownOperationException","message":"the stub serves PutRecord(s) and ListShards only"}'
+            status = 400
+            payload = b'{"__type":"UnknownOperationException","message":"the stub serves ListShards and PutRecord(s)"}'
         self.send_response(status)
         self.send_header("Content-Type", "application/x-amz-json-1.1")
         self.send_header("Content-Length", str(len(payload)))
