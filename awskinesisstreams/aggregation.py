@@ -182,13 +182,14 @@ def deaggregate(data: bytes) -> Optional[List[UserRecord]]:
 def _parse(data: bytes, end: int) -> Optional[List[UserRecord]]:
     """Parse the AggregatedRecord in data[4:end].
 
-    Records laid out as every writer lays them out (key index, maybe hash index, data last)
-    take an inline path; any other order, tags or unknown fields go through `_record`.
+    Records laid out as writers lay out the usual record (key index, then data, no explicit hash
+    key) take an inline path; any other go through `_record`.
     """
     keys: List[str] = []
     hash_keys: List[str] = []
     found: List[Tuple[int, Optional[int], bytes]] = []  # indexes resolved once the tables are all read
     append = found.append
+    add_key = keys.append
     pos = 4
     while pos < end:
         tag = data[pos]
@@ -211,13 +212,6 @@ def _parse(data: bytes, end: int) -> Optional[List[UserRecord]]:
                     pos += 3
                 else:
                     key, pos = _read_varint(data, pos + 1)
-                hash_key = None
-                if data[pos] == _HASH_INDEX:
-                    hash_key = data[pos + 1]
-                    if hash_key < 0x80:
-                        pos += 2
-                    else:
-                        hash_key, pos = _read_varint(data, pos + 1)
                 if data[pos] == _DATA:
                     length = data[pos + 1]
                     if length < 0x80:
@@ -225,7 +219,7 @@ def _parse(data: bytes, end: int) -> Optional[List[UserRecord]]:
                     else:
                         length, pos = _read_varint(data, pos + 1)
                     if pos + length == stop:
-                        append((key, hash_key, data[pos:stop]))
+                        append((key, None, data[pos:stop]))
                         pos = stop
                         continue
             append(_record(data, start, stop))
@@ -239,7 +233,10 @@ def _parse(data: bytes, end: int) -> Optional[List[UserRecord]]:
             pos = start + length
             if pos > end:
                 return None
-            (keys if tag == _KEY_TABLE else hash_keys).append(data[start:pos].decode("utf-8"))
+            if tag == _KEY_TABLE:
+                add_key(data[start:pos].decode())
+            else:
+                hash_keys.append(data[start:pos].decode())
         else:
             pos = _skip(data, pos, end)
     if pos != end:

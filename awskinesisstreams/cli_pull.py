@@ -1,33 +1,35 @@
 """`kinesis-streams pull`: read every shard of a stream (children after their parents) to files or standard output.
 
-Each shard is read by a chain of Consumer futures driven from the main thread. A shard that
-is behind is read again after 0.2 s (AWS allows 5 GetRecords per second per shard); one that
-is caught up waits the -z pace. --checkpoint saves each shard's last sequence number after
-every batch written, so the next run starts right after it.
+Each shard is read by a PollingSource on the library's loop, as the Worker reads it: a shard
+that is behind is read again after 0.2 s (AWS allows 5 GetRecords per second per shard); one
+that is caught up waits the -z pace. --checkpoint saves each shard's last sequence number after
+every batch written, so the next run starts right after it. KPL aggregates are split into their
+user records unless --no-deaggregate is given.
 """
 
 import argparse
 import base64
 import datetime
-import heapq
-import itertools
+import functools
 import json
 import os
 import re
 import sys
+import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, wait
-from typing import IO, Any, Callable, Dict, List, Optional, Set, Tuple
+from typing import IO, Any, Dict, List, Optional, Set
 
 from .cli_target import Target, UsageError, positive
 from .enums import AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE as ITERATOR
 from .error import Error
 from .kinesis import MAX_GET_LIMIT
+from .loop import LOOP
 from .record import Record
+from .shard_source import Batch, PollingSource
 
 PACE = {"fast": 1.0, "normal": 2.0, "slow": 3.0}  # seconds between calls to a caught-up shard, as kine
-BEHIND_PACE = 0.2
 MAX_FAILURES = 5  # consecutive failed calls on one shard before giving up
+FATAL = ("ResourceNotFoundException", "AccessDeniedException")  # given up on at once
 RELATIVE = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:\s*ago)?")
 MILLIS_FROM = 1e11  # a number this large is milliseconds: as seconds it would be the year 5138
 
@@ -55,19 +57,35 @@ def parse_timestamp(text: str, now: Optional[float] = None) -> float:
 
 
 def record_line(record: Record, shard_id: Optional[str] = None) -> str:
-    """One record as a JSON line: data as UTF-8 text (`data`) or, when it is not UTF-8, base64 (`dataBase64`)."""
+    """One record as a JSON line: data as UTF-8 text (`data`) or, when it is not UTF-8, base64 (`dataBase64`).
+
+    A user record out of an aggregate also has its `subSequenceNumber`, and its `explicitHashKey` if it has one.
+    """
     entry: Dict[str, Any] = {"shardId": shard_id} if shard_id else {}
     entry["sequenceNumber"] = record.sequenceNumber
+    if record.subSequenceNumber is not None:
+        entry["subSequenceNumber"] = record.subSequenceNumber
     if record.timestamp is not None:
         entry["arrivalTime"] = datetime.datetime.fromtimestamp(record.timestamp, datetime.timezone.utc).strftime(
             "%Y-%m-%dT%H:%M:%SZ"
         )
     entry["partitionKey"] = record.partitionKey
+    if record.explicitHashKey is not None:
+        entry["explicitHashKey"] = record.explicitHashKey
     try:
         entry["data"] = record.data.decode("utf-8")
     except UnicodeDecodeError:
         entry["dataBase64"] = base64.b64encode(record.data).decode("ascii")
     return json.dumps(entry) + "\n"
+
+
+def last_whole(written: List[Record], batch: List[Record]) -> Optional[str]:
+    """The sequence number of the last Kinesis record all of whose user records are in `written`,
+    the start of `batch` (None if there is none): -n may stop inside an aggregate."""
+    last = written[-1].sequenceNumber
+    if len(written) == len(batch) or batch[len(written)].sequenceNumber != last:
+        return last
+    return next((record.sequenceNumber for record in reversed(written) if record.sequenceNumber != last), None)
 
 
 class Checkpoint:
@@ -103,26 +121,27 @@ class Checkpoint:
 
 
 class Shard:
-    """One shard being read: where it is, where its records go, and how it is doing."""
+    """One shard being read: where its records go, its source, and how it is doing."""
 
     def __init__(self, description: Dict[str, Any], out: IO[str], own_file: bool) -> None:
         self.id: str = description["ShardId"]
         self.parents = {description.get(key) for key in ("ParentShardId", "AdjacentParentShardId")} - {None}
         self.out = out
         self.own_file = own_file
-        self.options: Optional[Dict[str, Any]] = None
+        self.source: Optional[PollingSource] = None
         self.count = 0
         self.behind: Optional[int] = None
         self.caught_up = False
-        self.failures = 0
 
     def close(self) -> None:
+        if self.source is not None:
+            self.source.close()
         if self.own_file:
             self.out.close()
 
 
 class Puller:
-    """Reads the chosen shards of a stream until a stop condition holds.
+    """Reads the chosen shards of a stream, each from a PollingSource on the library's loop, until a stop condition holds.
 
     Records are written before the checkpoint moves past them: after a crash, the next run
     may write a batch again, never skip one.
@@ -130,7 +149,7 @@ class Puller:
 
     def __init__(self, target: Target, args: argparse.Namespace) -> None:
         self.args = args
-        self.consumer = target.consumer()
+        self.kinesis = target.kinesis()
         self.checkpoint = Checkpoint(args.checkpoint, target.stream)
         self.pace = PACE[args.speed]
         self.live = bool(args.output) and sys.stderr.isatty()
@@ -155,11 +174,10 @@ class Puller:
                 self.waiting[description["ShardId"]] = Shard(description, sys.stdout, False)
         self.active: Dict[str, Shard] = {}
         self.total = 0
-        self.timers: List[Tuple[float, int, Callable[[], None]]] = []
-        self.order = itertools.count()
-        self.pending: Dict[Future, Tuple[Shard, Callable[..., None]]] = {}
+        self.over = threading.Event()
+        self.error: Optional[Error] = None
 
-    # -- the reading chain of one shard ---------------------------------------------
+    # -- reading, on the library's loop ----------------------------------------------
 
     def _start_ready(self) -> None:
         """Start every waiting shard none of whose parents is still to be read."""
@@ -167,40 +185,28 @@ class Puller:
             if not shard.parents & (set(self.waiting) | set(self.active)):
                 del self.waiting[shard.id]
                 self.active[shard.id] = shard
-                self._get_iterator(shard)
+                after = self.checkpoint.sequence.get(shard.id)
+                if after:
+                    kind, options = ITERATOR.AFTER_SEQUENCE_NUMBER, {"startingSequenceNumber": after}
+                else:
+                    kind = ITERATOR[self.args.type]
+                    options = {"timestamp": self.args.timestamp} if kind is ITERATOR.AT_TIMESTAMP else None
+                shard.source = PollingSource(
+                    self.kinesis, shard.id, kind, options, functools.partial(self._warn, shard),
+                    isBlob=True, deaggregate=not self.args.no_deaggregate, pace=self.pace,
+                    maxFailures=MAX_FAILURES, fatal=FATAL,
+                )
+                shard.source.next(functools.partial(self._got, shard))
 
-    def _get_iterator(self, shard: Shard) -> None:
-        after = self.checkpoint.sequence.get(shard.id)
-        if after:
-            kind, options = ITERATOR.AFTER_SEQUENCE_NUMBER, {"startingSequenceNumber": after}
-        else:
-            kind = ITERATOR[self.args.type]
-            options = {"timestamp": self.args.timestamp} if kind is ITERATOR.AT_TIMESTAMP else None
-        self._call(shard, 0, lambda: self.consumer.getShardIterator(shard.id, kind, options, None), self._got_iterator)
-
-    def _got_iterator(self, shard: Shard, error: Optional[Error], iterator: Optional[str]) -> None:
-        if error is not None:
-            self._failed(shard, error, lambda: self._get_iterator(shard))
+    def _got(self, shard: Shard, error: Optional[Error], batch: Optional[Batch]) -> None:
+        if self.over.is_set():
             return
-        shard.options = {"shardIterator": iterator, "limit": MAX_GET_LIMIT}
-        self._get_records(shard, 0)
-
-    def _get_records(self, shard: Shard, delay: float) -> None:
-        options = shard.options
-        self._call(shard, delay, lambda: self.consumer.getRecords(options, None), self._got_records)
-
-    def _got_records(
-        self, shard: Shard, error: Optional[Error], records: List[Record], behind: int, next_options: Any
-    ) -> None:
-        if error is not None:
-            if error.awsErrorType == "ExpiredIteratorException":
-                self._failed(shard, error, lambda: self._get_iterator(shard))
-            else:
-                self._failed(shard, error, lambda: self._get_records(shard, 0))
+        if batch is None:
+            self._stop(error)
             return
-        shard.failures = 0
-        shard.behind = behind
-        shard.caught_up = behind == 0 and len(records) < MAX_GET_LIMIT  # a full page may hide more, whatever it says
+        records = batch.records
+        shard.behind = batch.millisBehindLatest
+        shard.caught_up = shard.behind == 0 and len(records) < MAX_GET_LIMIT  # a full page may hide more, whatever it says
         if self.args.count is not None:
             records = records[: self.args.count - self.total]
         if records:
@@ -208,41 +214,37 @@ class Puller:
             shard.out.flush()
             shard.count += len(records)
             self.total += len(records)
-            self.checkpoint.sequence[shard.id] = records[-1].sequenceNumber or ""
-        if next_options is None:
+            whole = last_whole(records, batch.records)
+            if whole:
+                self.checkpoint.sequence[shard.id] = whole
+        if batch.ended:
             self.checkpoint.finished.add(shard.id)
             del self.active[shard.id]
             shard.close()
             self._progress("%s: closed, read to its end (%d records)" % (shard.id, shard.count))
             self._start_ready()
         else:
-            shard.options = next_options
             if records:
-                self._progress("%s: %d records (%d in all), %d ms behind" % (shard.id, len(records), shard.count, behind))
-            self._get_records(shard, BEHIND_PACE if records or behind else self.pace)
-        if records or next_options is None:
+                self._progress("%s: %d records (%d in all), %d ms behind" % (shard.id, len(records), shard.count, shard.behind))
+            assert shard.source is not None
+            shard.source.next(functools.partial(self._got, shard))
+        if records or batch.ended:
             self.checkpoint.save()
+        if self._done():
+            self._stop(None)
 
-    def _failed(self, shard: Shard, error: Error, again: Callable[[], None]) -> None:
-        """Try again after a pause (throttling, an expired iterator), up to MAX_FAILURES in a row."""
-        shard.failures += 1
-        if shard.failures >= MAX_FAILURES or error.awsErrorType in ("ResourceNotFoundException", "AccessDeniedException"):
-            raise error
+    def _warn(self, shard: Shard, error: Error) -> None:
+        """A failed call the source tries again (throttling, an expired iterator): one line on standard error."""
         sys.stderr.write("%s%s: %s (trying again)\n" % ("\r\x1b[K" if self.live else "", shard.id, error))
-        self._later(BEHIND_PACE * 2**shard.failures, again)
 
-    def _later(self, delay: float, fn: Callable[[], None]) -> None:
-        heapq.heappush(self.timers, (time.monotonic() + delay, next(self.order), fn))
-
-    def _call(self, shard: Shard, delay: float, start: Callable[[], Future], then: Callable[..., None]) -> None:
-        """Start `start()` after `delay` seconds; `then(shard, *outcome)` runs when its future resolves."""
-
-        def launch() -> None:
-            self.pending[start()] = (shard, then)
-
-        self._later(delay, launch)
-
-    # -- the main loop --------------------------------------------------------------
+    def _stop(self, error: Optional[Error]) -> None:
+        """Stop every source and let `run` return (or raise `error`)."""
+        if self.over.is_set():
+            return
+        self.error = error
+        for shard in self.active.values():
+            shard.close()
+        self.over.set()
 
     def _done(self) -> bool:
         if not self.waiting and not self.active:
@@ -258,25 +260,23 @@ class Puller:
     def run(self) -> int:
         """Read until a stop condition holds; returns the number of records written."""
         try:
-            self._start_ready()
-            while not self._done():
-                now = time.monotonic()
-                while self.timers and self.timers[0][0] <= now:
-                    heapq.heappop(self.timers)[2]()
-                timeout = max(0.0, self.timers[0][0] - now) if self.timers else None
-                finished, _ = wait(list(self.pending), timeout=timeout, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    shard, then = self.pending.pop(future)
-                    then(shard, *future.result())
-                    if self._done():
-                        break
+            LOOP.deliver((), self._begin)
+            self.over.wait()
         finally:
+            LOOP.deliver((None,), self._stop).result()  # on the loop, so no batch is being written meanwhile
             self.checkpoint.save()
             if self.live:
                 sys.stderr.write("\n")
-            for shard in list(self.waiting.values()) + list(self.active.values()):
+            for shard in self.waiting.values():
                 shard.close()
+        if self.error is not None:
+            raise self.error
         return self.total
+
+    def _begin(self) -> None:
+        self._start_ready()
+        if self._done():
+            self._stop(None)
 
     def _progress(self, line: str) -> None:
         """With -o, progress on standard error: kine-like lines, or one live line on a terminal."""
@@ -310,6 +310,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--until-caught-up", action="store_true",
         help="stop once every shard reports 0 ms behind (after a read that was not a full page)")
     add("--checkpoint", metavar="FILE", help="resume after the sequence numbers saved in FILE, and save them there")
+    add("--no-deaggregate", action="store_true",
+        help="write KPL aggregated records whole (by default each becomes its user records)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -4,7 +4,6 @@ import argparse
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, TypeVar
 
-from .consumer import Consumer
 from .credentials import find_settings
 from .error import Error
 from .kinesis import JSON_VERSION, TARGET_PREFIX, Kinesis, stream_admin
@@ -57,7 +56,7 @@ class Target:
 
     def shards(self) -> List[Dict[str, Any]]:
         """Every shard's full description (the mapping layer's paged ListShards)."""
-        return self._found(Kinesis(self.client(), self.stream).list_shards())
+        return self._found(self.kinesis().list_shards())
 
     def _found(self, send: Callable[[], T]) -> T:
         """`send()`, with a missing stream turned into a UsageError that says where it was looked for."""
@@ -72,10 +71,9 @@ class Target:
     def _keys(self) -> Dict[str, Any]:
         return {"endpoint": self.endpoint, "sessionToken": self.credentials.sessionToken}
 
-    def consumer(self) -> Consumer:
-        """A blob Consumer: the CLI shows bytes as they are."""
-        c = self.credentials
-        return Consumer(self.region, c.accessKeyId, c.secretAccessKey, self.stream, True, **self._keys())
+    def kinesis(self) -> Kinesis:
+        """The mapping layer for this stream, as `kinesis-streams pull` reads it."""
+        return Kinesis(self.client(), self.stream)
 
     def producer(self) -> Producer:
         c = self.credentials

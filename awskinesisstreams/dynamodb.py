@@ -25,6 +25,7 @@ NAMES = {
     "#owner": "owner",
     "#counter": "leaseCounter",
     "#checkpoint": "checkpoint",
+    "#sub": "checkpointSubSequenceNumber",  # the KCL's name for it
     "#wanted": "wanted",
 }
 
@@ -39,6 +40,8 @@ def _item(lease: Lease) -> Dict[str, Any]:
     }
     if lease.owner is not None:
         item["owner"] = {"S": lease.owner}
+    if lease.subSequence is not None:
+        item["checkpointSubSequenceNumber"] = {"N": str(lease.subSequence)}
     return item
 
 
@@ -53,7 +56,12 @@ def _lease(item: Dict[str, Any]) -> Lease:
         item["checkpoint"]["S"],
         tuple(parent["S"] for parent in item.get("parents", {}).get("L", [])),
         item.get("wanted", {}).get("S"),
+        subSequence=_number(item.get("checkpointSubSequenceNumber")),  # absent from items written before it existed
     )
+
+
+def _number(value: Optional[Dict[str, str]]) -> Optional[int]:
+    return int(value["N"]) if value else None
 
 
 def _owner_condition(lease: Lease, values: Dict[str, Any]) -> str:
@@ -190,7 +198,9 @@ class DynamoDBLeaseStore(LeaseStore):
         }
         return self._conditional("UpdateItem", _expressions(body, values)) is not None
 
-    def _change(self, lease: Lease, owner: Any, checkpoint: Optional[str], clear_wanted: bool) -> Optional[Lease]:
+    def _change(
+        self, lease: Lease, owner: Any, checkpoint: Optional[str], clear_wanted: bool, *, sub: Optional[int] = None
+    ) -> Optional[Lease]:
         values: Dict[str, Any] = {":counter": {"N": str(lease.counter)}, ":next": {"N": str(lease.counter + 1)}}
         sets = ["#counter = :next"]
         removes = ["#wanted"] if clear_wanted else []
@@ -203,6 +213,11 @@ class DynamoDBLeaseStore(LeaseStore):
         if checkpoint is not None:
             sets.append("#checkpoint = :checkpoint")
             values[":checkpoint"] = {"S": checkpoint}
+            if sub is None:
+                removes.append("#sub")
+            else:
+                sets.append("#sub = :sub")
+                values[":sub"] = {"N": str(sub)}
         update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         body = {
             "Key": self._key(lease),

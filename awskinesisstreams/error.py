@@ -54,3 +54,10 @@ class Error(Exception):
 def library_error(details: str) -> Error:
     """A LIBRARY_ERROR: wrong initialisation or arguments, found before anything is sent."""
     return Error(AWS_KINESIS_STREAMS_ERROR.LIBRARY_ERROR, details)
+
+
+def as_error(exc: Exception) -> Error:
+    """Any failure of a store or a call as the library's Error (an sqlite3 error, say): REQUEST_FAILED."""
+    if isinstance(exc, Error):
+        return exc
+    return Error(AWS_KINESIS_STREAMS_ERROR.REQUEST_FAILED, "%s: %s" % (type(exc).__name__, exc))

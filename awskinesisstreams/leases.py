@@ -38,7 +38,9 @@ class Lease:
 
     `checkpoint` is a sequence number (read on after it), a start position (TRIM_HORIZON,
     LATEST, AT_TIMESTAMP) for a shard never checkpointed, or SHARD_END. `wanted` names a
-    worker that asked the owner to hand the lease over (fair spreading).
+    worker that asked the owner to hand the lease over (fair spreading). `subSequence`, when
+    not None, says the checkpoint is inside the aggregated record `checkpoint`: its user
+    records up to and including that index are done, the rest are not.
     """
 
     application: str
@@ -49,6 +51,7 @@ class Lease:
     checkpoint: str = TRIM_HORIZON
     parents: Tuple[str, ...] = field(default_factory=tuple)
     wanted: Optional[str] = None
+    subSequence: Optional[int] = None
 
     @property
     def scope(self) -> str:
@@ -60,13 +63,23 @@ class Lease:
         return self.checkpoint == SHARD_END
 
 
-def checkpoint_moves_forward(old: str, new: str) -> bool:
-    """True if `new` may replace `old`: never back, never away from SHARD_END."""
+def checkpoint_moves_forward(
+    old: str, new: str, old_sub: Optional[int] = None, new_sub: Optional[int] = None
+) -> bool:
+    """True if (`new`, `new_sub`) may replace (`old`, `old_sub`): never back, never away from SHARD_END.
+
+    Within one sequence number a sub-sequence (part of the aggregate done) comes before None
+    (all of it done).
+    """
     if old == SHARD_END:
         return False
     if new == SHARD_END or old in START_POSITIONS:
         return True
-    return new.isdigit() and int(new) >= int(old)
+    if not new.isdigit() or int(new) < int(old):
+        return False
+    if int(new) > int(old) or new_sub is None:
+        return True
+    return old_sub is not None and new_sub >= old_sub
 
 
 class LeaseStore(ABC):
@@ -101,9 +114,12 @@ class LeaseStore(ABC):
         """Ask the lease's owner to hand it to `worker` (sets `wanted`, counter unchanged)."""
 
     @abstractmethod
-    def _change(self, lease: Lease, owner: Any, checkpoint: Optional[str], clear_wanted: bool) -> Optional[Lease]:
+    def _change(
+        self, lease: Lease, owner: Any, checkpoint: Optional[str], clear_wanted: bool, *, sub: Optional[int] = None
+    ) -> Optional[Lease]:
         """The one conditional write: if owner and counter are still `lease`'s, set the given
-        owner (unless KEEP) and checkpoint (unless None), clear `wanted` if asked, move the counter on."""
+        owner (unless KEEP) and checkpoint with its sub-sequence `sub` (unless checkpoint is
+        None), clear `wanted` if asked, move the counter on."""
 
     def take(self, lease: Lease, owner: str) -> Optional[Lease]:
         """Make `owner` the owner of a free or expired lease."""
@@ -113,15 +129,22 @@ class LeaseStore(ABC):
         """The owner's heartbeat: only the counter moves."""
         return self._change(lease, KEEP, None, False)
 
-    def checkpoint(self, lease: Lease, position: str) -> Optional[Lease]:
-        """Record how far the owner has processed; refused (None) if the lease was lost or it would go back."""
-        if not checkpoint_moves_forward(lease.checkpoint, position):
+    def checkpoint(self, lease: Lease, position: str, subSequence: Optional[int] = None) -> Optional[Lease]:
+        """Record how far the owner has processed (a user record inside an aggregate if `subSequence`
+        is given); refused (None) if the lease was lost or it would go back."""
+        if position == SHARD_END:
+            subSequence = None
+        if not checkpoint_moves_forward(lease.checkpoint, position, lease.subSequence, subSequence):
             return None
-        return self._change(lease, KEEP, position, False)
+        return self._change(lease, KEEP, position, False, sub=subSequence)
 
     def release(self, lease: Lease, to: Optional[str] = None) -> Optional[Lease]:
         """Give the lease up: free, or handed straight to worker `to`."""
         return self._change(lease, to, None, True)
+
+
+# Columns added after the first schema, with their types: `prepare` adds them to an older file.
+ADDED_COLUMNS = (("subsequence", "INTEGER"),)
 
 
 class SQLiteLeaseStore(LeaseStore):
@@ -150,6 +173,12 @@ class SQLiteLeaseStore(LeaseStore):
                 " counter INTEGER NOT NULL, checkpoint TEXT NOT NULL, parents TEXT NOT NULL, wanted TEXT,"
                 " PRIMARY KEY (scope, shard))"
             )
+            for name, kind in ADDED_COLUMNS:
+                if name not in {column["name"] for column in db.execute("PRAGMA table_info(leases)")}:
+                    try:
+                        db.execute("ALTER TABLE leases ADD COLUMN %s %s" % (name, kind))
+                    except sqlite3.OperationalError:  # another process added it first
+                        pass
 
     @staticmethod
     def _lease(row: sqlite3.Row) -> Lease:
@@ -163,6 +192,7 @@ class SQLiteLeaseStore(LeaseStore):
             row["checkpoint"],
             tuple(json.loads(row["parents"])),
             row["wanted"],
+            subSequence=row["subsequence"],
         )
 
     def list(self, application: str, stream: str) -> List[Lease]:
@@ -180,8 +210,18 @@ class SQLiteLeaseStore(LeaseStore):
     def create(self, lease: Lease) -> bool:
         with closing(self._connect()) as db:
             cursor = db.execute(
-                "INSERT OR IGNORE INTO leases VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (lease.scope, lease.shardId, lease.owner, lease.counter, lease.checkpoint, json.dumps(lease.parents), None),
+                "INSERT OR IGNORE INTO leases (scope, shard, owner, counter, checkpoint, parents, wanted, subsequence)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    lease.scope,
+                    lease.shardId,
+                    lease.owner,
+                    lease.counter,
+                    lease.checkpoint,
+                    json.dumps(lease.parents),
+                    None,
+                    lease.subSequence,
+                ),
             )
             return cursor.rowcount == 1
 
@@ -200,13 +240,10 @@ class SQLiteLeaseStore(LeaseStore):
             )
             return cursor.rowcount == 1
 
-    def _change(self, lease: Lease, owner: Any, checkpoint: Optional[str], clear_wanted: bool) -> Optional[Lease]:
-        new = replace(
-            lease,
-            owner=lease.owner if owner is KEEP else owner,
-            counter=lease.counter + 1,
-            checkpoint=checkpoint or lease.checkpoint,
-        )
+    def _change(
+        self, lease: Lease, owner: Any, checkpoint: Optional[str], clear_wanted: bool, *, sub: Optional[int] = None
+    ) -> Optional[Lease]:
+        new = replace(lease, owner=lease.owner if owner is KEEP else owner, counter=lease.counter + 1)
         with closing(self._connect()) as db:
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -216,10 +253,16 @@ class SQLiteLeaseStore(LeaseStore):
                 ).fetchone()
                 if row is None:
                     return None
-                new = replace(new, checkpoint=checkpoint or row["checkpoint"], wanted=None if clear_wanted else row["wanted"])
+                new = replace(
+                    new,
+                    checkpoint=checkpoint or row["checkpoint"],
+                    subSequence=sub if checkpoint else row["subsequence"],
+                    wanted=None if clear_wanted else row["wanted"],
+                )
                 db.execute(
-                    "UPDATE leases SET owner = ?, counter = ?, checkpoint = ?, wanted = ? WHERE scope = ? AND shard = ?",
-                    (new.owner, new.counter, new.checkpoint, new.wanted, lease.scope, lease.shardId),
+                    "UPDATE leases SET owner = ?, counter = ?, checkpoint = ?, subsequence = ?, wanted = ?"
+                    " WHERE scope = ? AND shard = ?",
+                    (new.owner, new.counter, new.checkpoint, new.subSequence, new.wanted, lease.scope, lease.shardId),
                 )
             finally:
                 db.execute("COMMIT")

@@ -26,20 +26,21 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Optional
 
-from .enums import AWS_KINESIS_STREAMS_ERROR, AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE as ITERATOR, to_enum
-from .error import Error, library_error
+from .enums import AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE as ITERATOR, to_enum
+from .error import Error, as_error, library_error
 from .kinesis import _timestamp
-from .leases import AT_TIMESTAMP, LATEST, SHARD_END, START_POSITIONS, TRIM_HORIZON, Lease, LeaseStore, SQLiteLeaseStore
+from .leases import LATEST, SHARD_END, START_POSITIONS, TRIM_HORIZON, Lease, LeaseStore, SQLiteLeaseStore
 from .loop import LOOP, Timer
 from .request import Timeout
+from .shard_reader import Checkpointer, LeaseLost, ShardReader
+from .shard_source import PollingSource, Report, ShardSource
 from .streams import AWSKinesisStreams
+
+__all__ = ["Worker", "LeaseLost", "Checkpointer"]  # the reader's two are importable from here, as before
 
 logger = logging.getLogger("awskinesisstreams")
 
 PACES = {"slow": 3.0, "normal": 2.0, "fast": 1.0}  # seconds between polls of a caught-up shard, as kine's -z
-MIN_POLL_INTERVAL = 0.2  # at most 5 GetRecords calls a second per shard (the service limit)
-MAX_BACKOFF = 10.0
-THROTTLED = ("ProvisionedThroughputExceededException", "LimitExceededException")
 DEFAULT_STORE = "awskinesisstreams-leases.sqlite3"
 CALLBACKS = ("init", "processRecords", "onShardClosed", "onError")
 DEFAULTS: Dict[str, Any] = {
@@ -56,314 +57,8 @@ DEFAULTS: Dict[str, Any] = {
     "stuckAfter": 60.0,
     "pace": "normal",
     "isBlob": False,
+    "deaggregate": True,  # KPL aggregates delivered as their user records
 }
-
-
-def _as_error(exc: Exception) -> Error:
-    """Any failure of a store or a call, as the library's Error (an sqlite3 error, say)."""
-    if isinstance(exc, Error):
-        return exc
-    return Error(AWS_KINESIS_STREAMS_ERROR.REQUEST_FAILED, "%s: %s" % (type(exc).__name__, exc))
-
-
-class LeaseLost(Error):
-    """This worker no longer holds a shard's lease (taken over, released while stuck, not renewable):
-    a REQUEST_FAILED error, as the store refuses this worker's writes to that lease."""
-
-    def __init__(self, shardId: str, why: str) -> None:
-        super().__init__(AWS_KINESIS_STREAMS_ERROR.REQUEST_FAILED, "lease of %s lost: %s" % (shardId, why))
-        self.shardId = shardId
-
-
-class Checkpointer:
-    """The `cb` handed to `processRecords`: `cb(error, checkpoint)`; also says which shard the records are from."""
-
-    def __init__(self, reader: "_ShardReader", last: str, next_options: Optional[Dict[str, Any]]) -> None:
-        self.shardId = reader.shardId
-        self.millisBehindLatest = reader.millis_behind
-        self._reader = reader
-        self._last = last
-        self._next = next_options
-        self._called = False
-
-    def __call__(self, error: Any = None, checkpoint: bool = False) -> None:
-        if self._called:
-            return
-        self._called = True
-        LOOP.deliver((error, bool(checkpoint), self._last, self._next), self._reader.processed)
-
-
-class _ShardReader:
-    """Reads one leased shard on the loop: iterator, GetRecords, processRecords, checkpoint, again."""
-
-    def __init__(self, worker: "Worker", lease: Lease) -> None:
-        self.worker = worker
-        self.lease = lease
-        self.shardId = lease.shardId
-        self.lock = threading.Lock()  # one store write at a time for this lease (heartbeat vs checkpoint)
-        self.lost = False
-        self.done = False
-        self.options: Optional[Dict[str, Any]] = None
-        self.last_sequence: Optional[str] = None
-        self.millis_behind: Optional[int] = None
-        self.progress = self.renewed = time.monotonic()
-        self.timer: Optional[Timer] = None
-        self.last_get = 0.0
-        self.failures = 0
-
-    # -- the reading cycle (loop thread) --------------------------------------------------
-
-    def start(self) -> None:
-        init = self.worker._callbacks["init"]
-        if init is None:
-            LOOP.deliver((None,), self._after_init)
-        else:
-            self._user(init, self.shardId, lambda error=None, *_: LOOP.deliver((error,), self._after_init))
-
-    def _after_init(self, error: Any) -> None:
-        self._step()
-        if error:
-            self._give_up("init failed: %s" % (error,))
-        else:
-            self._get_iterator()
-
-    def _get_iterator(self) -> None:
-        position = self.last_sequence or self.lease.checkpoint
-        if position in (TRIM_HORIZON, LATEST):
-            kind, options = ITERATOR[position], None
-        elif position == AT_TIMESTAMP:
-            kind, options = ITERATOR.AT_TIMESTAMP, {"timestamp": self.worker._options["timestamp"]}
-        else:
-            kind, options = ITERATOR.AFTER_SEQUENCE_NUMBER, {"startingSequenceNumber": position}
-        self._kinesis_call(lambda kinesis: kinesis.get_shard_iterator(self.shardId, kind, options), self._got_iterator)
-
-    def _got_iterator(self, error: Optional[Error], iterator: Optional[str]) -> None:
-        self._step()
-        if error is not None:
-            self._failed(error, self._get_iterator)
-            return
-        self.options = {"shardIterator": iterator, "limit": self.worker._options["limit"]}
-        self._poll()
-
-    def _poll(self) -> None:
-        self.timer = None
-        self._step()
-        if self._leaving():
-            return
-        self.last_get = time.monotonic()
-        is_blob = self.worker._options["isBlob"]
-        self._kinesis_call(lambda kinesis: kinesis.get_records(self.options, is_blob), self._got_records)
-
-    def _got_records(self, error: Optional[Error], result: Any) -> None:
-        self._step()
-        if self.lost:
-            self._finish()
-            return
-        if error is not None and error.records is not None:
-            self.worker._report(self.shardId, error)  # a record that is not JSON: the batch comes as bytes
-            result = (error.records, self.millis_behind, error.nextOptions)
-        elif error is not None:
-            if error.awsErrorType == "ExpiredIteratorException":
-                self._get_iterator()
-            else:
-                self._failed(error, self._poll)
-            return
-        self.failures = 0
-        records, self.millis_behind, next_options = result
-        if not records:
-            self._continue(next_options, caught_up=True)
-            return
-        last = records[-1].sequenceNumber
-        self.last_sequence = last
-        self._user(self.worker._callbacks["processRecords"], records, Checkpointer(self, last, next_options))
-
-    def processed(self, error: Any, checkpoint: bool, last: str, next_options: Optional[Dict[str, Any]]) -> None:
-        """What the application's `cb(error, checkpoint)` asked for, on the loop."""
-        self._step()
-        if self.lost:
-            if checkpoint:
-                self.worker._report(self.shardId, LeaseLost(self.shardId, "checkpoint at %s refused" % last))
-            self._finish()
-        elif error:
-            self._give_up("processRecords failed: %s" % (error,))
-        elif checkpoint:
-            self._write(lambda lease: self.worker._store.checkpoint(lease, last), lambda: self._continue(next_options, False))
-        else:
-            self._continue(next_options, caught_up=False)
-
-    def _continue(self, next_options: Optional[Dict[str, Any]], caught_up: bool) -> None:
-        if self._leaving():
-            return
-        if next_options is None:
-            self._shard_end()
-            return
-        self.options = next_options
-        delay = self.worker._pace if caught_up else MIN_POLL_INTERVAL
-        self._wait(max(0.0, self.last_get + delay - time.monotonic()), self._poll)
-
-    def _shard_end(self) -> None:
-        """Every record delivered: tell the application, then checkpoint SHARD_END so children may start."""
-
-        def closed(error: Any = None, *_: Any) -> None:
-            LOOP.deliver((error,), after)
-
-        def after(error: Any) -> None:
-            self._step()
-            if error:
-                self._give_up("onShardClosed failed: %s" % (error,))
-            elif self._still_mine("checkpoint SHARD_END"):
-                self._write(lambda lease: self.worker._store.checkpoint(lease, SHARD_END), self._ended)
-
-        on_closed = self.worker._callbacks["onShardClosed"]
-        if on_closed is None:
-            after(None)
-        else:
-            self._user(on_closed, self.shardId, closed)
-
-    def _ended(self) -> None:
-        self.worker._sync_now.set()  # its children are ready: list them and take them soon
-        self._finish()
-
-    # -- leaving a shard ------------------------------------------------------------------
-
-    def _leaving(self) -> bool:
-        """At a batch boundary: stop here if the lease is gone, the worker stops, or a handover was asked."""
-        wanted = self.lease.wanted
-        if self.lost or self.worker._stopping or (wanted and wanted != self.worker.workerId):
-            self._finish()
-            return True
-        return False
-
-    def leave_now(self) -> None:
-        """The worker stops: a shard waiting for its next poll is left at once (loop thread)."""
-        if self.timer is not None and not self.done:
-            LOOP.cancelwakeup(self.timer)
-            self.timer = None
-            self._finish()
-
-    def _finish(self) -> None:
-        """Release the lease (or hand it to the worker that asked) unless it is lost, then forget the shard."""
-        if self.done:
-            return
-        if self.lost:
-            self._forget()
-            return
-        wanted = None if self.worker._stopping else self.lease.wanted
-        self._write(lambda lease: self.worker._store.release(lease, to=wanted), self._forget, released=True)
-
-    def _forget(self) -> None:
-        self.done = True
-        self.worker._forget(self)
-
-    def _give_up(self, why: str) -> None:
-        self.worker._report(self.shardId, library_error("%s: %s" % (self.shardId, why)))
-        self._finish()
-
-    def _still_mine(self, what: str) -> bool:
-        if self.lost:
-            self.worker._report(self.shardId, LeaseLost(self.shardId, what + " refused"))
-            self._finish()
-        return not self.lost
-
-    def lose(self, why: str) -> None:
-        """The lease is gone (any thread): deliver nothing more and tell the application."""
-        if not self.lost:
-            self.lost = True
-            self.worker._report(self.shardId, LeaseLost(self.shardId, why))
-
-    # -- helpers --------------------------------------------------------------------------
-
-    def _step(self) -> None:
-        self.progress = time.monotonic()
-
-    def _wait(self, seconds: float, then: Callable[[], Any]) -> None:
-        self.timer = LOOP.wakeup(seconds, then)
-
-    def _user(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Call an application callback; one that raises counts as a failed call."""
-        try:
-            fn(*args)
-        except Exception as exc:
-            logger.exception("%s callback raised", getattr(fn, "__name__", "application"))
-            self._give_up("callback raised %s: %s" % (type(exc).__name__, exc))
-
-    def _kinesis_call(
-        self, prepare: Callable[[Any], Callable[[], Any]], then: Callable[[Optional[Error], Any], None]
-    ) -> None:
-        """A Kinesis call through the Consumer's mapping layer: sent on the pool, `then(error, result)` on the loop."""
-
-        def work() -> tuple:
-            try:
-                return None, prepare(self.worker._kinesis)()
-            except Exception as exc:
-                return _as_error(exc), None
-
-        LOOP.call(work, then)
-
-    def _write(self, change: Callable[[Lease], Optional[Lease]], then: Callable[[], Any], released: bool = False) -> None:
-        """A conditional lease write on the pool; `then()` on the loop. A refused write means the lease is lost."""
-
-        def work() -> tuple:
-            with self.lock:
-                if self.lost:
-                    return (LeaseLost(self.shardId, "write refused"),)
-                try:
-                    new = change(self.lease)
-                except Exception as exc:
-                    return (_as_error(exc),)
-                if new is None:
-                    self.lost = True
-                    return (LeaseLost(self.shardId, "the store refused the write (taken by another worker)"),)
-                self.lease = new
-                self.renewed = time.monotonic()
-                return (None,)
-
-        def done(error: Optional[Error]) -> None:
-            self._step()
-            if error is None or released:
-                if error is not None:
-                    logger.debug("release of %s: %s", self.shardId, error)
-                then()
-            else:
-                self.worker._report(self.shardId, error)
-                self._finish()
-
-        LOOP.call(work, done)
-
-    def _failed(self, error: Error, retry: Callable[[], Any]) -> None:
-        """A Kinesis call failed: back off and retry; a vanished shard is left to the next shard sync."""
-        if error.awsErrorType == "ResourceNotFoundException":
-            self._give_up("shard no longer exists: %s" % error.details)
-            return
-        if error.awsErrorType not in THROTTLED:
-            self.worker._report(self.shardId, error)
-        self.failures += 1
-        self._wait(min(MAX_BACKOFF, MIN_POLL_INTERVAL * 2**self.failures), retry)
-
-    def heartbeat(self) -> None:
-        """Renew the lease, or lose it (heartbeat thread)."""
-        now = time.monotonic()
-        stuck_after = self.worker._options["stuckAfter"]
-        with self.lock:
-            if self.lost or self.done:
-                return
-            if stuck_after and now - self.progress > stuck_after:
-                self.lose("no progress for %.0f s (stuck): lease released for another worker" % (now - self.progress))
-                try:
-                    self.worker._store.release(self.lease)
-                except Exception as exc:
-                    logger.debug("release of stuck %s: %s", self.shardId, exc)
-                return
-            try:
-                new = self.worker._store.renew(self.lease)
-            except Exception as exc:
-                if now - self.renewed > self.worker._options["leaseDuration"]:
-                    self.lose("not renewed for a lease duration (%s)" % _as_error(exc).details)
-                return
-            if new is None:
-                self.lose("taken by another worker")
-            else:
-                self.lease, self.renewed = new, time.monotonic()
 
 
 class Worker(AWSKinesisStreams):
@@ -416,7 +111,7 @@ class Worker(AWSKinesisStreams):
         self._heartbeat_period = opts["heartbeatPeriod"] or opts["leaseDuration"] / 3.0
         self._pace = PACES.get(opts["pace"], PACES["normal"])
         self._lock = threading.Lock()
-        self._readers: Dict[str, _ShardReader] = {}
+        self._readers: Dict[str, ShardReader] = {}
         self._seen: Dict[str, tuple] = {}
         self._started = self._stopping = False
         self._halt = threading.Event()  # the coordinator stops
@@ -451,8 +146,7 @@ class Worker(AWSKinesisStreams):
                 wrong.append("%s must be a positive number" % name)
         if not isinstance(opts["limit"], int) or not 1 <= opts["limit"] <= 10000:
             wrong.append("limit must be an integer from 1 to 10000")
-        if not isinstance(opts["isBlob"], bool):
-            wrong.append("isBlob must be a boolean")
+        wrong += ["%s must be a boolean" % name for name in ("isBlob", "deaggregate") if not isinstance(opts[name], bool)]
         if opts["pace"] not in PACES:
             wrong.append("pace must be slow, normal or fast")
         if opts["heartbeatPeriod"] and opts["leaseDuration"] and opts["heartbeatPeriod"] * 2 > opts["leaseDuration"]:
@@ -539,7 +233,7 @@ class Worker(AWSKinesisStreams):
                     last_sync = time.monotonic()
                 self._balance()
             except Exception as exc:
-                error = _as_error(exc)
+                error = as_error(exc)
                 if not ready:
                     LOOP.deliver((error,), callback)
                     callback = None
@@ -648,13 +342,29 @@ class Worker(AWSKinesisStreams):
             if candidates:
                 self._store.ask(random.choice(candidates), me)
 
+    def _source(self, shardId: str, type: ITERATOR, typeOptions: Optional[Dict[str, Any]], report: Report) -> ShardSource:
+        """Where a shard reader gets its batches from: GetRecords polling at this worker's pace."""
+        assert self._kinesis is not None
+        opts = self._options
+        return PollingSource(
+            self._kinesis,
+            shardId,
+            type,
+            typeOptions,
+            report,
+            isBlob=opts["isBlob"],
+            deaggregate=opts["deaggregate"],
+            limit=opts["limit"],
+            pace=self._pace,
+        )
+
     def _read(self, lease: Lease) -> None:
-        reader = _ShardReader(self, lease)
+        reader = ShardReader(self, lease)
         with self._lock:
             self._readers[lease.shardId] = reader
         LOOP.deliver((), reader.start)
 
-    def _forget(self, reader: _ShardReader) -> None:
+    def _forget(self, reader: ShardReader) -> None:
         with self._lock:
             if self._readers.get(reader.shardId) is reader:
                 del self._readers[reader.shardId]

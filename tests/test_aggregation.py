@@ -189,15 +189,20 @@ def test_round_trip_and_exact_size(records):
     assert deaggregate(aggregate.encode()) == records
 
 
+def packed(records):
+    """`records` in one Aggregate with no size cap, encoded."""
+    aggregate = Aggregate(max_bytes=10**7)
+    for record in records:
+        assert aggregate.add(*record)
+    return aggregate.encode()
+
+
 @ROUND_TRIP
 @given(user_records)
 def test_protobuf_reads_what_we_write(records):
     """The protobuf package (aws-kinesis-agg's generated messages) parses our bytes to the same fields."""
-    aggregate = Aggregate(max_bytes=10**7)
-    for record in records:
-        aggregate.add(*record)
     message = messages_pb2.AggregatedRecord()
-    message.ParseFromString(aggregate.encode()[4:-16])
+    message.ParseFromString(packed(records)[4:-16])
     decoded = [
         (
             message.partition_key_table[r.partition_key_index],
@@ -248,10 +253,7 @@ uniform_records = user_records.filter(lambda records: len({ehk is None for _, eh
 @ROUND_TRIP
 @given(uniform_records)
 def test_kinesis_agg_reads_what_we_write(records):
-    aggregate = Aggregate(max_bytes=10**7)
-    for record in records:
-        aggregate.add(*record)
-    assert kinesis_agg_reads(aggregate.encode()) == records
+    assert kinesis_agg_reads(packed(records)) == records
 
 
 @ROUND_TRIP

@@ -15,7 +15,8 @@ import sys
 import time
 
 import pytest
-from conftest import new_stream
+from aws_kinesis_agg.aggregator import AggRecord
+from conftest import boto_kinesis, new_stream
 from proxy import Proxy, Reply, aws_error
 
 from awskinesisstreams.cli_pull import parse_timestamp
@@ -463,3 +464,56 @@ def test_local_serves_streams_until_interrupted(env):
     assert local.returncode == 0 and out.decode().endswith("stopped\n"), err
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", int(endpoint.rsplit(":", 1)[1])), timeout=1).close()
+
+
+# -- pull and KPL aggregates ---------------------------------------------------------
+
+
+def put_aggregates(server, stream, groups):
+    """Write, per group of (partition key, explicit hash key, text), one aws-kinesis-agg aggregate; its sequence numbers."""
+    client, sequences = boto_kinesis(server), []
+    for group in groups:
+        aggregate = AggRecord()
+        for key, hash_key, text in group:
+            assert aggregate.add_user_record(key, text.encode(), hash_key)
+        partition_key, _, data = aggregate.get_contents()
+        sequences.append(client.put_record(StreamName=stream, Data=data, PartitionKey=partition_key)["SequenceNumber"])
+    return sequences
+
+
+def test_pull_splits_aggregates_into_user_records_unless_told_not_to(env, moto_server):
+    stream = new_stream(moto_server, 1)
+    first = [("a", None, "one"), ("b", None, "two"), ("a", None, "three")]
+    second = [("c", "77", "four"), ("d", "78", "five")]
+    sequences = put_aggregates(moto_server, stream, [first, second])
+    pull = run(env, "pull", stream, "-t", "TRIM_HORIZON", "--until-caught-up")
+    assert pull.returncode == 0, pull.stderr
+    lines = [json.loads(line) for line in pull.stdout.decode().splitlines()]
+    shown = [(r["sequenceNumber"], r["subSequenceNumber"], r["partitionKey"], r.get("explicitHashKey"), r["data"]) for r in lines]
+    assert shown == [(sequences[0], i, k, h, t) for i, (k, h, t) in enumerate(first)] + [
+        (sequences[1], i, k, h, t) for i, (k, h, t) in enumerate(second)
+    ]
+    assert b"pulled 5 records" in pull.stderr
+    whole = run(env, "pull", stream, "-t", "TRIM_HORIZON", "--until-caught-up", "--no-deaggregate")
+    assert whole.returncode == 0, whole.stderr
+    lines = [json.loads(line) for line in whole.stdout.decode().splitlines()]
+    assert [r["sequenceNumber"] for r in lines] == sequences
+    assert all("subSequenceNumber" not in r and base64.b64decode(r["dataBase64"])[:4] == b"\xf3\x89\x9a\xc2" for r in lines)
+
+
+def test_pull_n_inside_an_aggregate_checkpoints_before_it(env, moto_server, tmp_path):
+    """-n stops inside the second aggregate: the checkpoint stays after the first, so the next run
+    writes the second whole again rather than skip its unwritten user records."""
+    stream = new_stream(moto_server, 1)
+    groups = [[("k", None, "a%d" % i) for i in range(3)], [("k", None, "b%d" % i) for i in range(3)]]
+    sequences = put_aggregates(moto_server, stream, groups)
+    out, checkpoint = tmp_path / "out", tmp_path / "checkpoint.json"
+    args = ("pull", stream, "-t", "TRIM_HORIZON", "-o", str(out), "--checkpoint", str(checkpoint))
+    first = run(env, *args, "-n", "4")
+    assert first.returncode == 0, first.stderr
+    assert json.loads(checkpoint.read_text())["sequenceNumbers"] == {"shardId-000000000000": sequences[0]}
+    second = run(env, *args, "--until-caught-up")
+    assert second.returncode == 0, second.stderr
+    written = [r["data"] for r in lines_of(out)["shardId-000000000000"]]
+    assert written == ["a0", "a1", "a2", "b0", "b0", "b1", "b2"]
+    assert json.loads(checkpoint.read_text())["sequenceNumbers"] == {"shardId-000000000000": sequences[1]}

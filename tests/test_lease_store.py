@@ -2,6 +2,8 @@
 (behind a proxy that makes its conditional writes atomic, as DynamoDB's are)."""
 
 import multiprocessing
+import sqlite3
+from contextlib import closing
 
 import pytest
 from atomic_dynamodb import dynamodb_store
@@ -137,3 +139,80 @@ def test_processes_racing_for_one_lease_give_it_to_exactly_one(store):
     # each process read the lease before or after another took it: at most one take per counter value
     assert sum(wins) == stored.counter
     assert stored.owner in {"w%d" % i for i, won in enumerate(wins) if won}
+
+
+SEQ = "49590000000000000000000000000000000000000000000000000010"
+NEXT = "49590000000000000000000000000000000000000000000000000011"
+
+
+def test_a_checkpoint_keeps_its_sub_sequence_and_moves_forward_only(store):
+    store.create(new_lease())
+    lease = store.take(store.get("app", "s1", "shardId-000000000000"), "w1")
+    assert lease.subSequence is None
+    lease = store.checkpoint(lease, SEQ, 2)
+    assert (lease.checkpoint, lease.subSequence) == (SEQ, 2)
+    assert store.get("app", "s1", lease.shardId) == lease
+    assert store.checkpoint(lease, SEQ, 1) is None  # back inside the same aggregate
+    lease = store.checkpoint(lease, SEQ, 5)
+    lease = store.renew(store.take(store.release(lease), "w2"))  # take, renew and release keep it
+    assert (lease.checkpoint, lease.subSequence, lease.owner) == (SEQ, 5, "w2")
+    lease = store.checkpoint(lease, SEQ)  # the whole aggregate done: after every sub-sequence
+    assert (lease.checkpoint, lease.subSequence) == (SEQ, None)
+    assert store.checkpoint(lease, SEQ, 7) is None  # back from "all of it" to a part of it
+    lease = store.checkpoint(lease, NEXT, 0)
+    assert (lease.checkpoint, lease.subSequence) == (NEXT, 0)
+    assert store.checkpoint(lease, SEQ) is None
+    lease = store.checkpoint(lease, SHARD_END, 3)
+    assert (lease.checkpoint, lease.subSequence) == (SHARD_END, None)
+    assert store.get("app", "s1", lease.shardId) == lease
+
+
+def test_a_lease_created_with_a_sub_sequence_keeps_it(store):
+    lease = new_lease(checkpoint=SEQ, subSequence=4)
+    assert store.create(lease)
+    assert store.get("app", "s1", lease.shardId) == lease
+
+
+def test_an_sqlite_file_from_before_sub_sequences_keeps_working(tmp_path):
+    path = str(tmp_path / "old.sqlite3")
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute(  # the schema as the first release wrote it
+            "CREATE TABLE leases (scope TEXT NOT NULL, shard TEXT NOT NULL, owner TEXT,"
+            " counter INTEGER NOT NULL, checkpoint TEXT NOT NULL, parents TEXT NOT NULL, wanted TEXT,"
+            " PRIMARY KEY (scope, shard))"
+        )
+        db.execute(
+            "INSERT INTO leases VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (new_lease().scope, "shardId-000000000000", "w1", 7, SEQ, "[]", None),
+        )
+    store = SQLiteLeaseStore(path)
+    store.prepare()
+    store.prepare()
+    old = store.get("app", "s1", "shardId-000000000000")
+    assert old == new_lease(owner="w1", counter=7, checkpoint=SEQ)
+    lease = store.checkpoint(old, NEXT, 1)
+    assert (lease.checkpoint, lease.subSequence, lease.counter) == (NEXT, 1, 8)
+    assert store.get("app", "s1", lease.shardId) == lease
+    assert store.create(new_lease("shardId-000000000001", subSequence=3))
+    assert store.get("app", "s1", "shardId-000000000001").subSequence == 3
+
+
+def test_a_dynamodb_item_from_before_sub_sequences_keeps_working(dynamodb_endpoint):
+    store = dynamodb_store(dynamodb_endpoint)
+    store.prepare()
+    item = {  # an item as the first release wrote it: no checkpointSubSequenceNumber
+        "scope": {"S": new_lease().scope},
+        "shardId": {"S": "shardId-000000000000"},
+        "leaseCounter": {"N": "7"},
+        "checkpoint": {"S": SEQ},
+        "parents": {"L": []},
+        "owner": {"S": "w1"},
+    }
+    store._call("PutItem", {"Item": item})
+    old = store.get("app", "s1", "shardId-000000000000")
+    assert old == new_lease(owner="w1", counter=7, checkpoint=SEQ)
+    lease = store.checkpoint(old, NEXT, 1)
+    assert (lease.checkpoint, lease.subSequence, lease.counter) == (NEXT, 1, 8)
+    assert store.get("app", "s1", lease.shardId) == lease
+    lease = store.checkpoint(lease, NEXT)
+    assert store.get("app", "s1", lease.shardId).subSequence is None

@@ -1,9 +1,11 @@
 """The known traps of lease libraries, one test each, with Workers on real servers and real lease stores."""
 
+import json
 import threading
 import time
 
 import pytest
+from aws_kinesis_agg.aggregator import AggRecord
 from conftest import boto_kinesis, new_stream, producer, wait_for
 from proxy import Proxy, aws_error
 from atomic_dynamodb import dynamodb_store
@@ -329,3 +331,83 @@ def test_a_wrongly_initialized_worker_or_store_reports_a_library_error():
         worker.stop()
         assert started[0].type == AWS_KINESIS_STREAMS_ERROR.LIBRARY_ERROR and "wrongly initialized" in started[0].details
 
+
+
+def aggregated_stream(server, sizes):
+    """A one-shard stream holding, for each size, an aws-kinesis-agg aggregate of that many JSON
+    user records (0: one plain JSON record); the data of every user record, in stream order."""
+    stream = new_stream(server, 1)
+    client, everything = boto_kinesis(server), []
+    for group, size in enumerate(sizes):
+        values = [{"group": group, "n": n} for n in range(max(size, 1))]
+        everything += values
+        if size == 0:
+            client.put_record(StreamName=stream, Data=json.dumps(values[0]).encode(), PartitionKey="plain")
+            continue
+        aggregate = AggRecord()
+        for n, value in enumerate(values):
+            assert aggregate.add_user_record("key-%d" % (n % 3), json.dumps(value).encode())
+        partition_key, _, data = aggregate.get_contents()
+        client.put_record(StreamName=stream, Data=data, PartitionKey=partition_key)
+    return stream, everything
+
+
+def stop(worker):
+    stopped = threading.Event()
+    worker.stop(lambda error: stopped.set())
+    assert stopped.wait(20)
+
+
+@pytest.mark.parametrize("at", [7, 5])  # inside the second aggregate; the plain record between the two
+def test_a_checkpoint_at_a_user_record_resumes_right_after_it(moto_server, store, workers, at):
+    stream, everything = aggregated_stream(moto_server, [5, 0, 6, 4])
+    first = []
+
+    def checkpoint_inside(records, cb):
+        if first:
+            return cb(None)
+        first.extend(records)
+        cb(None, records[at])
+
+    worker = workers(moto_server, stream, store, App(), processRecords=checkpoint_inside)
+    assert wait_for(lambda: first)
+    assert [r.data for r in first] == everything
+    assert [r.subSequenceNumber for r in first] == list(range(5)) + [None] + list(range(6)) + list(range(4))
+    assert wait_for(lambda: store.list(stream, stream)[0].checkpoint != TRIM_HORIZON)
+    stop(worker)
+    lease = store.list(stream, stream)[0]
+    assert (lease.checkpoint, lease.subSequence) == (first[at].sequenceNumber, first[at].subSequenceNumber)
+
+    second = App()
+    workers(moto_server, stream, store, second)
+    assert wait_for(lambda: len(second.records) >= len(everything) - at - 1)
+    time.sleep(1.5)  # a few more polls: nothing else may come
+    assert second.records == everything[at + 1 :]
+    assert wait_for(lambda: store.list(stream, stream)[0].subSequence is None)
+    assert store.list(stream, stream)[0].checkpoint == first[-1].sequenceNumber
+
+
+def test_a_worker_deaggregates_by_default_and_keeps_records_whole_if_told(moto_server, sqlite_store, workers):
+    stream, everything = aggregated_stream(moto_server, [3, 0, 2])
+    whole, users = App(), App()
+    workers(moto_server, stream, sqlite_store, whole, applicationName="whole", deaggregate=False, isBlob=True)
+    workers(moto_server, stream, sqlite_store, users, applicationName="users")
+    assert wait_for(lambda: len(users.records) == 6 and len(whole.records) == 3)
+    assert users.records == everything
+    assert whole.records[0][:4] == b"\xf3\x89\x9a\xc2" and json.loads(whole.records[1]) == everything[3]
+
+
+def test_a_checkpoint_at_a_record_of_another_batch_is_a_library_error(moto_server, sqlite_store, workers):
+    stream, _ = aggregated_stream(moto_server, [3])
+    app = App()
+    batches = []
+
+    def wrong(records, cb):
+        batches.append(records)
+        cb(None, AWSKinesisStreams.Record({"n": 0}, "k"))
+
+    workers(moto_server, stream, sqlite_store, app, processRecords=wrong)
+    assert wait_for(lambda: app.errors)
+    shard, error = app.errors[0]
+    assert error.type == AWS_KINESIS_STREAMS_ERROR.LIBRARY_ERROR and "not one of this batch" in error.details
+    assert sqlite_store.list(stream, stream)[0].checkpoint == TRIM_HORIZON
