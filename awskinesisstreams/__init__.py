@@ -8,6 +8,7 @@
     imp.run()
 """
 
+from .buffered_producer import BufferedProducer
 from .consumer import Consumer
 from .dynamodb import DynamoDBLeaseStore
 from .enums import (
@@ -30,6 +31,7 @@ __version__ = "0.1.0"
 
 AWSKinesisStreams.VERSION = __version__
 AWSKinesisStreams.Producer = Producer  # type: ignore[attr-defined]
+AWSKinesisStreams.BufferedProducer = BufferedProducer  # type: ignore[attr-defined]
 AWSKinesisStreams.Consumer = Consumer  # type: ignore[attr-defined]
 AWSKinesisStreams.Record = Record  # type: ignore[attr-defined]
 AWSKinesisStreams.Error = Error  # type: ignore[attr-defined]

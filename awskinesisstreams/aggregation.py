@@ -76,37 +76,43 @@ class Aggregate:
         """Append one user record; False (and nothing added) when it does not fit."""
         keys = self._keys
         key_field = keys.get(partition_key)
-        new_key = new_hash = None
         if key_field is None:
-            new_key = _table_entry(_KEY_TABLE, partition_key)
+            new_key = _KEY_ENTRIES.get(partition_key) or _key_entry(partition_key)
             n = len(keys)
             key_field = _KEY_FIELD[n] if n < _SMALL else bytes((_KEY_INDEX,)) + _varint(n)
             grow = len(new_key)
         else:
+            new_key = None
             grow = 0
+        n = len(data)
+        data_field = _LENGTH_FIELD[n] if n < _SMALL else _length_field(n)
         if explicit_hash_key is None:
-            hash_field = b""
+            body = len(key_field) + len(data_field) + n
+            record_field = _LENGTH_FIELD[body] if body < _SMALL else _length_field(body)
+            grow += len(record_field) + body
+            if self.size + grow > self.max_bytes and self.count:
+                return False
+            self._records += (record_field, key_field, data_field, data)
         else:
             hash_field = self._hash_keys.get(explicit_hash_key)
+            new_hash = None
             if hash_field is None:
                 new_hash = _table_entry(_HASH_TABLE, explicit_hash_key)
                 n = len(self._hash_keys)
                 hash_field = _HASH_FIELD[n] if n < _SMALL else bytes((_HASH_INDEX,)) + _varint(n)
                 grow += len(new_hash)
-        n = len(data)
-        data_field = _LENGTH_FIELD[n] if n < _SMALL else _length_field(n)
-        body = len(key_field) + len(hash_field) + len(data_field) + n
-        record_field = _LENGTH_FIELD[body] if body < _SMALL else _length_field(body)
-        grow += len(record_field) + body
-        if self.size + grow > self.max_bytes and self.count:
-            return False
+            body = len(key_field) + len(hash_field) + len(data_field) + len(data)
+            record_field = _LENGTH_FIELD[body] if body < _SMALL else _length_field(body)
+            grow += len(record_field) + body
+            if self.size + grow > self.max_bytes and self.count:
+                return False
+            if new_hash is not None:
+                self._hash_keys[explicit_hash_key] = hash_field
+                self._hash_table.append(new_hash)
+            self._records += (record_field, key_field, hash_field, data_field, data)
         if new_key is not None:
             keys[partition_key] = key_field
             self._key_table.append(new_key)
-        if new_hash is not None:
-            self._hash_keys[explicit_hash_key] = hash_field  # type: ignore[index]
-            self._hash_table.append(new_hash)
-        self._records.extend((record_field, key_field, hash_field, data_field, data))
         self.size += grow
         self.count += 1
         return True
@@ -120,6 +126,18 @@ class Aggregate:
 def _table_entry(tag: int, key: str) -> bytes:
     raw = key.encode("utf-8")
     return bytes((tag,)) + _varint(len(raw)) + raw
+
+
+_KEY_ENTRIES: Dict[str, bytes] = {}  # partition key -> its partition_key_table entry, for the next aggregate
+_KEY_ENTRIES_SIZE = 1 << 16
+
+
+def _key_entry(partition_key: str) -> bytes:
+    """A partition_key_table entry, remembered: most aggregates hold the keys the one before held."""
+    if len(_KEY_ENTRIES) >= _KEY_ENTRIES_SIZE:
+        _KEY_ENTRIES.clear()  # bounded: random keys must not grow it without end
+    entry = _KEY_ENTRIES[partition_key] = _table_entry(_KEY_TABLE, partition_key)
+    return entry
 
 
 class _Malformed(ValueError):

@@ -1,4 +1,5 @@
-"""`kinesis-streams`: look into a stream (ls), read it (pull), write lines into it (put), or run one locally (local).
+"""`kinesis-streams`: look into a stream (ls), read it (pull), write lines into it (put), see who reads it
+(leases), or run one locally (local).
 
 Every user mistake ends in one line on standard error and exit status 2; a failure of the
 service or the network in one line and status 1; Ctrl-C (or SIGTERM) in status 130, except
@@ -11,14 +12,18 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import sys
 import time
-from typing import Any, Dict, List, NoReturn, Optional, Sequence
+from typing import Any, Dict, List, NoReturn, Optional, Sequence, Tuple
 
 from . import __version__, cli_pull, cli_put
 from .cli_target import Target, UsageError, positive
 from .credentials import SettingsError
+from .dynamodb import DynamoDBLeaseStore
+from .enums import AWS_KINESIS_STREAMS_ERROR
 from .error import Error
+from .leases import Lease, LeaseStore, SQLiteLeaseStore
 from .local import LocalKinesis, create_stream
 
 PROG = "kinesis-streams"
@@ -91,6 +96,100 @@ def run_ls(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- leases -------------------------------------------------------------------------
+
+LEASE_COLUMNS = (
+    ("shardId", "SHARD"),
+    ("owner", "OWNER"),
+    ("counter", "COUNTER"),
+    ("checkpoint", "CHECKPOINT"),
+    ("parents", "PARENTS"),
+    ("millisBehindLatest", "MILLIS BEHIND"),
+)
+
+
+def _lease_store(args: argparse.Namespace, target: Target) -> Tuple[LeaseStore, str]:
+    """The lease store the options name, and where it is in words; a missing SQLite file is not created."""
+    if args.sqlite is not None:
+        if not os.path.isfile(args.sqlite):
+            raise UsageError("lease file %s does not exist" % args.sqlite)
+        return SQLiteLeaseStore(args.sqlite), args.sqlite
+    endpoint = args.dynamodb_endpoint
+    if endpoint and not endpoint.startswith(("http://", "https://")):
+        raise UsageError("--dynamodb-endpoint must be an http:// or https:// URL, got %r" % endpoint)
+    c = target.credentials
+    store = DynamoDBLeaseStore(
+        args.dynamodb, target.region, c.accessKeyId, c.secretAccessKey, endpoint=endpoint, sessionToken=c.sessionToken
+    )
+    return store, "DynamoDB table %s" % args.dynamodb
+
+
+def _checkpoint(lease: Lease) -> str:
+    """The checkpoint as shown: a sequence number (with `/sub-sequence` inside an aggregate), SHARD_END or a start position."""
+    sub = lease.subSequence
+    return lease.checkpoint if sub is None else "%s/%d" % (lease.checkpoint, sub)
+
+
+def lease_rows(shards: List[Dict[str, Any]], leases: List[Lease]) -> List[Dict[str, Any]]:
+    """One row per listed shard: its lease's owner, counter, checkpoint and reported lag (all None without a lease)."""
+    by_shard = {lease.shardId: lease for lease in leases}
+    rows = []
+    for shard in shards:
+        lease = by_shard.get(shard["ShardId"])
+        rows.append(
+            {
+                "shardId": shard["ShardId"],
+                "owner": lease.owner if lease else None,
+                "counter": lease.counter if lease else None,
+                "checkpoint": _checkpoint(lease) if lease else None,
+                "parents": [shard[key] for key in ("ParentShardId", "AdjacentParentShardId") if shard.get(key)],
+                "millisBehindLatest": lease.millisBehindLatest if lease else None,
+            }
+        )
+    return rows
+
+
+def _cell(value: Any) -> str:
+    if value is None or value == []:
+        return "-"
+    return " + ".join(value) if isinstance(value, list) else str(value)
+
+
+def run_leases(args: argparse.Namespace) -> int:
+    """Every shard of the stream with its lease in an application's lease store, as a table or JSON."""
+    target = Target.from_args(args)
+    store, where = _lease_store(args, target)
+    try:
+        leases = store.list(args.app, args.stream)
+    except sqlite3.Error as exc:
+        raise UsageError("%s is not a lease file (%s)" % (where, exc)) from None
+    except Error as error:
+        if error.awsErrorType == "ResourceNotFoundException" or error.type == AWS_KINESIS_STREAMS_ERROR.LIBRARY_ERROR:
+            raise UsageError("%s: %s" % (where, error.details)) from None
+        raise
+    if not leases:
+        raise UsageError("no leases of application %r on stream %r in %s" % (args.app, args.stream, where))
+    rows = lease_rows(target.shards(), leases)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        header = [title for _, title in LEASE_COLUMNS]
+        print(_table([header] + [[_cell(row[key]) for key, _ in LEASE_COLUMNS] for row in rows]))
+    return 0
+
+
+def add_lease_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("stream", metavar="STREAM", help="the stream's name")
+    parser.add_argument("--app", required=True, metavar="NAME", help="the Worker's applicationName")
+    store = parser.add_mutually_exclusive_group(required=True)
+    store.add_argument("--sqlite", metavar="FILE", help="the SQLite lease file the workers share")
+    store.add_argument("--dynamodb", metavar="TABLE", help="the DynamoDB lease table")
+    parser.add_argument(
+        "--dynamodb-endpoint", metavar="URL", help="DynamoDB endpoint (default AWS_ENDPOINT_URL_DYNAMODB, else AWS's)"
+    )
+    parser.add_argument("--json", action="store_true", help="print a JSON list, one object per shard")
+
+
 # -- local --------------------------------------------------------------------------
 
 
@@ -154,6 +253,10 @@ def build_parser() -> argparse.ArgumentParser:
     put = commands.add_parser("put", parents=[common], help="write one record per line of a file or standard input")
     cli_put.add_arguments(put)
     put.set_defaults(run=cli_put.run)
+
+    leases = commands.add_parser("leases", parents=[common], help="show who reads each shard, how far and how far behind")
+    add_lease_arguments(leases)
+    leases.set_defaults(run=run_leases)
 
     local = commands.add_parser("local", help="run a local Kinesis on 127.0.0.1 until interrupted")
     local.add_argument("streams", nargs="*", metavar="STREAM", help="streams to create")

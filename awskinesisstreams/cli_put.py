@@ -1,5 +1,8 @@
 """`kinesis-streams put`: one record per input line, written with putRecords in batches of up to 500 records and 5 MiB.
 
+With --aggregate the lines go through a BufferedProducer instead, packed many to a Kinesis
+record in the KPL format (readers must deaggregate: `pull` does by default).
+
 Batches go one at a time unless --parallel says more: moto's server (the embedded local
 Kinesis) numbers records racily, and loses some when two writes reach one shard at once.
 Records that fail are resent by the producer's retry policy (retry.py); those that still
@@ -16,6 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, Deque, Iterable, Iterator, List, Optional, Tuple
 
 from .cli_target import Target, UsageError, positive
+from .enums import AWS_KINESIS_STREAMS_ERROR
 from .error import Error
 from .kinesis import MAX_PUT_BYTES, MAX_RECORDS_PER_PUT
 from .producer import Producer
@@ -119,32 +123,63 @@ class Tally:
             sys.stderr.flush()
 
 
-def run(args: argparse.Namespace) -> int:
-    if args.key and args.key_field:
-        raise UsageError("give -k or --key-field, not both")
-    target = Target.from_args(args)
-    target.summary()  # fails at once, before reading any input, if the stream is not there
+def put_aggregated(target: Target, lines: Iterable[bytes], args: argparse.Namespace, tally: "Tally") -> None:
+    """--aggregate: every line through a BufferedProducer; outcomes are tallied as they come back."""
+    answers: Deque[Tuple[bytes, Optional[Error]]] = deque()
+
+    def settle() -> None:
+        while answers:
+            line, error = answers.popleft()
+            if error is None:
+                tally.add(1, [])
+            else:  # a line that cannot be a record says why; a write that failed, its AWS error
+                reason = error.details if error.type is AWS_KINESIS_STREAMS_ERROR.LIBRARY_ERROR else error.type.name
+                tally.add(0, [(line, error.awsErrorType or reason)])
+
+    with target.buffered_producer() as producer:
+        for line in lines:
+            try:
+                record = Record(line, _key(line, args))
+            except ValueError as exc:
+                tally.add(0, [(line, str(exc))])
+                continue
+            producer.putRecord(record, lambda error, _, line=line: answers.append((line, error)))
+            settle()
+    settle()
+
+
+def put_batches(target: Target, lines: Iterable[bytes], args: argparse.Namespace, tally: "Tally") -> None:
+    """Lines in putRecords batches, up to --parallel of them in flight."""
     producer = target.producer()
-    try:
-        source = sys.stdin.buffer if args.file in (None, "-") else open(args.file, "rb")
-    except OSError as exc:
-        raise UsageError("cannot read %s: %s" % (args.file, exc.strerror)) from None
-    tally = Tally(args.failed)
-    started = time.monotonic()
     in_flight: Deque[Tuple[int, "Future[List[Failure]]"]] = deque()
 
     def settle(count: int, future: "Future[List[Failure]]") -> None:
         lost = future.result()
         tally.add(count - len(lost), lost)
 
-    try:
-        with source, ThreadPoolExecutor(args.parallel) as senders:
-            for batch in batches(_lines(source), args, tally):
-                in_flight.append((len(batch), senders.submit(send, producer, batch)))
-                if len(in_flight) > 2 * args.parallel:
-                    settle(*in_flight.popleft())
-            while in_flight:
+    with ThreadPoolExecutor(args.parallel) as senders:
+        for batch in batches(lines, args, tally):
+            in_flight.append((len(batch), senders.submit(send, producer, batch)))
+            if len(in_flight) > 2 * args.parallel:
                 settle(*in_flight.popleft())
+        while in_flight:
+            settle(*in_flight.popleft())
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.key and args.key_field:
+        raise UsageError("give -k or --key-field, not both")
+    target = Target.from_args(args)
+    target.summary()  # fails at once, before reading any input, if the stream is not there
+    try:
+        source = sys.stdin.buffer if args.file in (None, "-") else open(args.file, "rb")
+    except OSError as exc:
+        raise UsageError("cannot read %s: %s" % (args.file, exc.strerror)) from None
+    tally = Tally(args.failed)
+    started = time.monotonic()
+    try:
+        with source:
+            (put_aggregated if args.aggregate else put_batches)(target, _lines(source), args, tally)
     finally:
         tally.close()
     seconds = max(time.monotonic() - started, 1e-6)
@@ -169,3 +204,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--parallel", type=positive, default=1, metavar="N",
         help="batches in flight at once (default 1; more is faster on AWS, lossy on moto)")
     add("--failed", metavar="FILE", help="write the lines that could not be put to FILE")
+    add("--aggregate", action="store_true",
+        help="pack many lines into each Kinesis record (the KPL format) with the buffered producer")

@@ -4,6 +4,7 @@ import argparse
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, TypeVar
 
+from .buffered_producer import BufferedProducer
 from .credentials import find_settings
 from .error import Error
 from .kinesis import JSON_VERSION, TARGET_PREFIX, Kinesis, stream_admin
@@ -78,3 +79,8 @@ class Target:
     def producer(self) -> Producer:
         c = self.credentials
         return Producer(self.region, c.accessKeyId, c.secretAccessKey, self.stream, **self._keys())
+
+    def buffered_producer(self) -> BufferedProducer:
+        """A BufferedProducer with its defaults: aggregated, in key order, retried within 30 s."""
+        c = self.credentials
+        return BufferedProducer(self.region, c.accessKeyId, c.secretAccessKey, self.stream, **self._keys())

@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional
 
 from .error import Error, library_error
 from .leases import KEEP, Lease, LeaseStore, scope_of
-from .request import AwsJsonClient, Credentials, Timeout, resolve_endpoint
+from .request import AwsJsonClient, Credentials, Timeout
 
 TARGET_PREFIX = "DynamoDB_20120810"
 JSON_VERSION = "1.0"
@@ -27,6 +27,7 @@ NAMES = {
     "#checkpoint": "checkpoint",
     "#sub": "checkpointSubSequenceNumber",  # the KCL's name for it
     "#wanted": "wanted",
+    "#millis": "millisBehindLatest",
 }
 
 
@@ -56,7 +57,9 @@ def _lease(item: Dict[str, Any]) -> Lease:
         item["checkpoint"]["S"],
         tuple(parent["S"] for parent in item.get("parents", {}).get("L", [])),
         item.get("wanted", {}).get("S"),
-        subSequence=_number(item.get("checkpointSubSequenceNumber")),  # absent from items written before it existed
+        # both absent from items written before they existed
+        subSequence=_number(item.get("checkpointSubSequenceNumber")),
+        millisBehindLatest=_number(item.get("millisBehindLatest")),
     )
 
 
@@ -103,26 +106,24 @@ class DynamoDBLeaseStore(LeaseStore):
         given = {"table": table, "region": region, "accessKeyId": accessKeyId, "secretAccessKey": secretAccessKey}
         wrong = [name for name, value in given.items() if not isinstance(value, str) or not value]
         # as everywhere in the library, a wrong argument fails each later call, not the constructor
-        self._init_error = (
-            library_error("DynamoDBLeaseStore wrongly initialized: %s must be non-empty strings" % ", ".join(wrong))
-            if wrong
-            else None
-        )
+        self._init_error: Optional[Error] = None
+        self._client: Optional[AwsJsonClient] = None
         self.table = table
         self._ready_timeout = ready_timeout
-        self._client = AwsJsonClient(
-            resolve_endpoint("dynamodb", region if isinstance(region, str) else "", endpoint),
-            region,
-            "dynamodb",
-            TARGET_PREFIX,
-            JSON_VERSION,
-            Credentials(accessKeyId, secretAccessKey, sessionToken),
-            timeout or Timeout(),
-        )
+        try:
+            if wrong:
+                raise library_error("%s must be non-empty strings" % ", ".join(wrong))
+            credentials = Credentials(accessKeyId, secretAccessKey, sessionToken)
+            self._client = AwsJsonClient.for_service(
+                "dynamodb", TARGET_PREFIX, JSON_VERSION, region, credentials, endpoint, timeout
+            )
+        except Error as error:
+            self._init_error = library_error("DynamoDBLeaseStore wrongly initialized: %s" % error.details)
 
     def _call(self, action: str, body: Dict[str, Any], required: tuple = ()) -> Dict[str, Any]:
         if self._init_error is not None:
             raise self._init_error
+        assert self._client is not None
         body["TableName"] = self.table
         return self._client.call(action, json.dumps(body).encode("utf-8"), required)
 
@@ -199,7 +200,8 @@ class DynamoDBLeaseStore(LeaseStore):
         return self._conditional("UpdateItem", _expressions(body, values)) is not None
 
     def _change(
-        self, lease: Lease, owner: Any, checkpoint: Optional[str], clear_wanted: bool, *, sub: Optional[int] = None
+        self, lease: Lease, owner: Any, checkpoint: Optional[str], clear_wanted: bool,
+        *, sub: Optional[int] = None, millis: Optional[int] = None,
     ) -> Optional[Lease]:
         values: Dict[str, Any] = {":counter": {"N": str(lease.counter)}, ":next": {"N": str(lease.counter + 1)}}
         sets = ["#counter = :next"]
@@ -218,6 +220,9 @@ class DynamoDBLeaseStore(LeaseStore):
             else:
                 sets.append("#sub = :sub")
                 values[":sub"] = {"N": str(sub)}
+        if millis is not None:
+            sets.append("#millis = :millis")
+            values[":millis"] = {"N": str(millis)}
         update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         body = {
             "Key": self._key(lease),
@@ -233,4 +238,4 @@ class DynamoDBLeaseStore(LeaseStore):
         return {"scope": {"S": lease.scope}, "shardId": {"S": lease.shardId}}
 
     def __repr__(self) -> str:
-        return "DynamoDBLeaseStore(%r, endpoint=%r)" % (self.table, self._client.endpoint)
+        return "DynamoDBLeaseStore(%r, endpoint=%r)" % (self.table, self._client and self._client.endpoint)

@@ -40,7 +40,8 @@ class Lease:
     LATEST, AT_TIMESTAMP) for a shard never checkpointed, or SHARD_END. `wanted` names a
     worker that asked the owner to hand the lease over (fair spreading). `subSequence`, when
     not None, says the checkpoint is inside the aggregated record `checkpoint`: its user
-    records up to and including that index are done, the rest are not.
+    records up to and including that index are done, the rest are not. `millisBehindLatest`
+    is the lag its owner last reported with a renewal (None until then), for monitoring.
     """
 
     application: str
@@ -52,6 +53,7 @@ class Lease:
     parents: Tuple[str, ...] = field(default_factory=tuple)
     wanted: Optional[str] = None
     subSequence: Optional[int] = None
+    millisBehindLatest: Optional[int] = None
 
     @property
     def scope(self) -> str:
@@ -115,19 +117,20 @@ class LeaseStore(ABC):
 
     @abstractmethod
     def _change(
-        self, lease: Lease, owner: Any, checkpoint: Optional[str], clear_wanted: bool, *, sub: Optional[int] = None
+        self, lease: Lease, owner: Any, checkpoint: Optional[str], clear_wanted: bool,
+        *, sub: Optional[int] = None, millis: Optional[int] = None,
     ) -> Optional[Lease]:
         """The one conditional write: if owner and counter are still `lease`'s, set the given
         owner (unless KEEP) and checkpoint with its sub-sequence `sub` (unless checkpoint is
-        None), clear `wanted` if asked, move the counter on."""
+        None), and millisBehindLatest (unless None), clear `wanted` if asked, move the counter on."""
 
     def take(self, lease: Lease, owner: str) -> Optional[Lease]:
         """Make `owner` the owner of a free or expired lease."""
         return self._change(lease, owner, None, True)
 
-    def renew(self, lease: Lease) -> Optional[Lease]:
-        """The owner's heartbeat: only the counter moves."""
-        return self._change(lease, KEEP, None, False)
+    def renew(self, lease: Lease, millisBehindLatest: Optional[int] = None) -> Optional[Lease]:
+        """The owner's heartbeat: the counter moves, and the lag it reports (if any) is stored in the same write."""
+        return self._change(lease, KEEP, None, False, millis=millisBehindLatest)
 
     def checkpoint(self, lease: Lease, position: str, subSequence: Optional[int] = None) -> Optional[Lease]:
         """Record how far the owner has processed (a user record inside an aggregate if `subSequence`
@@ -144,7 +147,7 @@ class LeaseStore(ABC):
 
 
 # Columns added after the first schema, with their types: `prepare` adds them to an older file.
-ADDED_COLUMNS = (("subsequence", "INTEGER"),)
+ADDED_COLUMNS = (("subsequence", "INTEGER"), ("millis_behind", "INTEGER"))
 
 
 class SQLiteLeaseStore(LeaseStore):
@@ -192,7 +195,8 @@ class SQLiteLeaseStore(LeaseStore):
             row["checkpoint"],
             tuple(json.loads(row["parents"])),
             row["wanted"],
-            subSequence=row["subsequence"],
+            subSequence=_added(row, "subsequence"),
+            millisBehindLatest=_added(row, "millis_behind"),
         )
 
     def list(self, application: str, stream: str) -> List[Lease]:
@@ -241,7 +245,8 @@ class SQLiteLeaseStore(LeaseStore):
             return cursor.rowcount == 1
 
     def _change(
-        self, lease: Lease, owner: Any, checkpoint: Optional[str], clear_wanted: bool, *, sub: Optional[int] = None
+        self, lease: Lease, owner: Any, checkpoint: Optional[str], clear_wanted: bool,
+        *, sub: Optional[int] = None, millis: Optional[int] = None,
     ) -> Optional[Lease]:
         new = replace(lease, owner=lease.owner if owner is KEEP else owner, counter=lease.counter + 1)
         with closing(self._connect()) as db:
@@ -258,11 +263,21 @@ class SQLiteLeaseStore(LeaseStore):
                     checkpoint=checkpoint or row["checkpoint"],
                     subSequence=sub if checkpoint else row["subsequence"],
                     wanted=None if clear_wanted else row["wanted"],
+                    millisBehindLatest=row["millis_behind"] if millis is None else millis,
                 )
                 db.execute(
-                    "UPDATE leases SET owner = ?, counter = ?, checkpoint = ?, subsequence = ?, wanted = ?"
+                    "UPDATE leases SET owner = ?, counter = ?, checkpoint = ?, subsequence = ?, wanted = ?, millis_behind = ?"
                     " WHERE scope = ? AND shard = ?",
-                    (new.owner, new.counter, new.checkpoint, new.subSequence, new.wanted, lease.scope, lease.shardId),
+                    (
+                        new.owner,
+                        new.counter,
+                        new.checkpoint,
+                        new.subSequence,
+                        new.wanted,
+                        new.millisBehindLatest,
+                        lease.scope,
+                        lease.shardId,
+                    ),
                 )
             finally:
                 db.execute("COMMIT")
@@ -270,4 +285,9 @@ class SQLiteLeaseStore(LeaseStore):
 
     def __repr__(self) -> str:
         return "SQLiteLeaseStore(%r)" % self.path
+
+
+def _added(row: sqlite3.Row, column: str) -> Any:
+    """A column of ADDED_COLUMNS, or None in a file that does not have it yet (read before any `prepare`)."""
+    return row[column] if column in row.keys() else None
 

@@ -95,7 +95,7 @@ class Record:
             )
         if self.explicitHashKey is not None:
             check_hash_key(self.explicitHashKey)
-        if self.prevSequenceNumber is not None and not _is_decimal(self.prevSequenceNumber):
+        if self.prevSequenceNumber is not None and not is_sequence_number(self.prevSequenceNumber):
             raise library_error(
                 "prevSequenceNumber must be a sequence number string, got %s"
                 % _describe(self.prevSequenceNumber)
@@ -104,7 +104,10 @@ class Record:
         if isinstance(data, bytes):
             encoded = data
         elif isinstance(data, BYTES_LIKE):
-            encoded = bytes(data)
+            try:
+                encoded = bytes(data)
+            except (ValueError, TypeError, BufferError) as exc:  # a released memoryview, say
+                raise library_error("record data could not be read as bytes: %s" % exc) from None
         else:
             encoded = self._encode_value(data)
         size = len(encoded) + key_bytes(key)
@@ -121,7 +124,10 @@ class Record:
         except Exception as exc:  # the user's encoder, or a value JSON cannot hold
             raise library_error("record data could not be encoded: %s" % exc) from None
         if isinstance(text, str):
-            return text.encode("utf-8")
+            try:
+                return text.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise library_error("encoder returned a string that is not valid Unicode: %s" % exc) from None
         if isinstance(text, BYTES_LIKE):
             return bytes(text)
         raise library_error("encoder must return str or bytes, got %s" % _describe(text))
@@ -135,28 +141,51 @@ class Record:
 
 
 def key_bytes(key: str) -> int:
-    """The length of a partition key in UTF-8 bytes, as Kinesis counts it (without encoding an ASCII key)."""
-    return len(key) if key.isascii() else len(key.encode("utf-8"))
+    """The length of a partition key in UTF-8 bytes, as Kinesis counts it (without encoding an ASCII key).
+
+    Raises a LIBRARY_ERROR Error for a key UTF-8 cannot hold (a lone surrogate).
+    """
+    if key.isascii():
+        return len(key)
+    try:
+        return len(key.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        raise library_error("partitionKey must be valid Unicode: %s" % exc) from None
 
 
 def check_hash_key(value: object) -> None:
-    """Refuse an explicit hash key that is not a decimal string in [0, 2**128)."""
+    """Refuse an explicit hash key that is not as AWS's pattern `0|([1-9]\\d{0,38})` says, or over 2**128-1."""
     if value is None:
         return
-    if not _is_decimal(value) or int(value) > MAX_HASH_KEY:  # type: ignore[arg-type]
+    if not _decimal(value, 39) or int(value) > MAX_HASH_KEY:  # type: ignore[arg-type]
         raise library_error(
-            "explicitHashKey must be a decimal string from 0 to 2^128-1, got %s"
+            "explicitHashKey must be a decimal string from 0 to 2^128-1 with no sign, space or leading zero, got %s"
             % _describe(value)
         )
 
 
-def _is_decimal(value: object) -> bool:
-    return isinstance(value, str) and value.isascii() and value.isdigit()
+def is_sequence_number(value: object) -> bool:
+    """True for a string as AWS's sequence number pattern `0|([1-9]\\d{0,128})` says."""
+    return _decimal(value, 129)
+
+
+def _decimal(value: object, most: int) -> bool:
+    """True for `0|([1-9]\\d{0,most-1})` with ASCII digits only: no sign, space or leading zero (faster than a regex)."""
+    return (
+        isinstance(value, str)
+        and value.isdigit()
+        and value.isascii()
+        and len(value) <= most
+        and (value[0] != "0" or value == "0")
+    )
 
 
 def _describe(value: object) -> str:
-    """A short, safe description of a wrong argument for an error message."""
-    text = repr(value)
+    """A short, safe description of a wrong argument for an error message (even one whose repr raises)."""
+    try:
+        text = repr(value)
+    except Exception:
+        text = "(no repr)"
     if len(text) > 60:
         text = text[:57] + "..."
     return "%s %s" % (type(value).__name__, text)

@@ -9,7 +9,9 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -20,12 +22,17 @@ import requests
 from requests.structures import CaseInsensitiveDict
 
 from .enums import AWS_KINESIS_STREAMS_ERROR
-from .error import Error
+from .error import Error, library_error
 from .retry import Attempts, Retry
 
 logger = logging.getLogger("awskinesisstreams")
 
 ALGORITHM = "AWS4-HMAC-SHA256"
+# What an HTTP header can carry as it is: the access key id and session token each go in one.
+HEADER_SAFE = re.compile(r"[!-~]+")
+# A region is one field of the signature's slash-separated scope, and part of AWS's host names.
+REGION = re.compile(r"[A-Za-z0-9._-]+")
+CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
 # `Response.content` reads 10 KiB at a time; a GetRecords answer runs to megabytes, so read it in
 # larger pieces (through the same iter_content, with the same errors).
 READ_CHUNK = 1024 * 1024
@@ -46,6 +53,13 @@ class Timeout:
 
     connect: float = 5.0
     read: float = 30.0
+
+    def usable(self) -> bool:
+        """True if both are positive numbers of seconds, or None (no limit), as `requests` takes them."""
+        return all(
+            value is None or (not isinstance(value, bool) and isinstance(value, (int, float)) and 0 < value < math.inf)
+            for value in (self.connect, self.read)
+        )
 
 
 def default_endpoint(service: str, region: str) -> str:
@@ -138,6 +152,37 @@ class SigV4Signer:
         return signed
 
 
+def _check_settings(endpoint: str, region: str, credentials: Credentials) -> None:
+    """Refuse, as a LIBRARY_ERROR, settings that could never be signed or sent (checked once, not per call)."""
+    wrong = []
+    if not isinstance(region, str) or not REGION.fullmatch(region):
+        wrong.append("region must be letters, digits, '-', '_' or '.'")
+    in_headers = [("accessKeyId", credentials.accessKeyId)]
+    if credentials.sessionToken:  # an empty one is not sent
+        in_headers.append(("sessionToken", credentials.sessionToken))
+    wrong += [
+        "%s must be printable ASCII with no spaces" % name
+        for name, value in in_headers
+        if not isinstance(value, str) or not HEADER_SAFE.fullmatch(value)
+    ]
+    secret = credentials.secretAccessKey
+    if not isinstance(secret, str) or not secret or not is_unicode(secret):
+        wrong.append("secretAccessKey must be a non-empty, valid Unicode string")
+    if not isinstance(endpoint, str) or not is_unicode(endpoint) or CONTROL_OR_SPACE.search(endpoint):
+        wrong.append("endpoint must be a URL with no spaces or control characters")
+    if wrong:
+        raise library_error("; ".join(wrong))
+
+
+def is_unicode(text: str) -> bool:
+    """False for a string UTF-8 (and so a signature, a body or a lease store) cannot hold: one with a lone surrogate."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _canonical_host(url: str) -> str:
     """The Host header value: the URL's host, with the port unless it is the scheme's default."""
     parts = urlsplit(url)
@@ -172,20 +217,44 @@ class AwsJsonClient:
         timeout: Timeout = Timeout(),
         retry: Retry = Retry(),
     ) -> None:
+        _check_settings(endpoint, region, credentials)
         self.endpoint = endpoint
         self.retry = retry
         self._url = endpoint + "/"
-        self._host = _canonical_host(endpoint)
-        self._path = urlsplit(self._url).path  # "/", or a proxy's path prefix plus "/"
+        try:
+            self._host = _canonical_host(endpoint)
+            self._path = urlsplit(self._url).path  # "/", or a proxy's path prefix plus "/"
+            self._prepared_url = requests.Request("POST", self._url).prepare().url
+            self._proxies = requests.utils.get_environ_proxies(self._url)
+        except ValueError as exc:  # requests' InvalidURL, a port out of range, a host IDNA refuses
+            raise library_error("endpoint %r is not a usable URL: %s" % (endpoint, exc)) from None
         self._target_prefix = target_prefix
         self._content_type = "application/x-amz-json-" + json_version
         self._signer = SigV4Signer(credentials, region, service)
         self._timeout = (timeout.connect, timeout.read)
         self._verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-        self._proxies = requests.utils.get_environ_proxies(self._url)
-        self._prepared_url = requests.Request("POST", self._url).prepare().url
         self._default_headers = list(requests.utils.default_headers().items())
         self._local = threading.local()
+
+    @classmethod
+    def for_service(
+        cls,
+        service: str,
+        target_prefix: str,
+        json_version: str,
+        region: str,
+        credentials: Credentials,
+        endpoint: Optional[str] = None,
+        timeout: Optional[Timeout] = None,
+        retry: Retry = Retry(),
+    ) -> "AwsJsonClient":
+        """A client of `service` at `endpoint`, else where resolve_endpoint says; a LIBRARY_ERROR Error if it cannot be one."""
+        if endpoint is not None and (not isinstance(endpoint, str) or not endpoint.startswith(("http://", "https://"))):
+            raise library_error("endpoint must be an http:// or https:// URL")
+        if timeout is not None and (not isinstance(timeout, Timeout) or not timeout.usable()):
+            raise library_error("timeout must be an AWSKinesisStreams.Timeout of positive seconds (or None)")
+        endpoint = resolve_endpoint(service, region, endpoint)
+        return cls(endpoint, region, service, target_prefix, json_version, credentials, timeout or Timeout(), retry)
 
     def _adapter(self) -> requests.adapters.HTTPAdapter:
         """This worker thread's HTTP adapter: its own pool of keep-alive connections."""

@@ -310,7 +310,7 @@ class ShardReader:
                     logger.debug("release of stuck %s: %s", self.shardId, exc)
                 return
             try:
-                new = self.worker._store.renew(self.lease)
+                new = self.worker._store.renew(self.lease, self.millis_behind)
             except Exception as exc:
                 if now - self.renewed > self.worker._options["leaseDuration"]:
                     self.lose("not renewed for a lease duration (%s)" % as_error(exc).details)

@@ -15,7 +15,7 @@ from typing import Any, Callable, Optional, Set, Tuple, TypeVar, Union
 from .error import Error, library_error
 from .kinesis import JSON_VERSION, TARGET_PREFIX, Kinesis
 from .loop import LOOP, Callback
-from .request import AwsJsonClient, Credentials, Timeout, resolve_endpoint
+from .request import AwsJsonClient, Credentials, Timeout
 from .retry import Retry
 
 logger = logging.getLogger("awskinesisstreams")
@@ -32,6 +32,12 @@ def _set_debug(value: bool) -> None:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("[AWSKinesisStreams] %(message)s"))
         logger.addHandler(handler)
+
+
+def _internal(name: str, exc: Exception) -> Error:
+    """An argument no check foresaw made the library fail (a bug): logged with its traceback, and a LIBRARY_ERROR."""
+    logger.error("%s: internal error", name, exc_info=exc)
+    return library_error("%s: internal error: %s" % (name, type(exc).__name__))
 
 
 class AWSKinesisStreams:
@@ -75,10 +81,6 @@ class AWSKinesisStreams:
         ]
         if sessionToken is not None and (not isinstance(sessionToken, str) or not sessionToken):
             wrong.append("sessionToken must be None or a non-empty string")
-        if endpoint is not None and (not isinstance(endpoint, str) or not endpoint.startswith(("http://", "https://"))):
-            wrong.append("endpoint must be an http:// or https:// URL")
-        if timeout is not None and not isinstance(timeout, Timeout):
-            wrong.append("timeout must be an AWSKinesisStreams.Timeout")
         try:
             retry = Retry.of(retries)
         except Error as error:
@@ -86,16 +88,14 @@ class AWSKinesisStreams:
         if wrong:
             self._init_error = library_error("%s wrongly initialized: %s" % (type(self).__name__, "; ".join(wrong)))
             return
-        client = AwsJsonClient(
-            resolve_endpoint("kinesis", region, endpoint),
-            region,
-            "kinesis",
-            TARGET_PREFIX,
-            JSON_VERSION,
-            Credentials(accessKeyId, secretAccessKey, sessionToken),
-            timeout or Timeout(),
-            retry,
-        )
+        credentials = Credentials(accessKeyId, secretAccessKey, sessionToken)
+        try:
+            client = AwsJsonClient.for_service(
+                "kinesis", TARGET_PREFIX, JSON_VERSION, region, credentials, endpoint, timeout, retry
+            )
+        except Error as error:
+            self._init_error = library_error("%s wrongly initialized: %s" % (type(self).__name__, error.details))
+            return
         self._kinesis = Kinesis(client, streamName)
 
     @staticmethod
@@ -125,7 +125,8 @@ class AWSKinesisStreams:
                 raise library_error("callback must be callable")
             assert self._kinesis is not None
             send = prepare(self._kinesis)
-        except Error as error:
+        except Exception as exc:
+            error = exc if isinstance(exc, Error) else _internal(name, exc)
             logger.debug("%s: %s", name, error)
             return self._track(LOOP.deliver((error,) + failure, None if not callable(callback) else callback))
 
@@ -136,8 +137,7 @@ class AWSKinesisStreams:
                 logger.debug("%s failed: %s", name, error)
                 return (error,) + failure
             except Exception as exc:
-                logger.exception("%s: internal error", name)
-                return (library_error("%s: internal error: %s" % (name, type(exc).__name__)),) + failure
+                return (_internal(name, exc),) + failure
 
         return self._track(LOOP.call(work, callback))
 
@@ -157,8 +157,12 @@ class AWSKinesisStreams:
 
         True when all did, False if `timeout` seconds passed first. Called from a callback it
         cannot wait for the loop it runs on, so it only refuses new calls and answers False.
+        A `timeout` that is not a number >= 0 counts as 0 (and is logged): close never raises.
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0):
+            logger.warning("close: timeout must be None or seconds >= 0, got %r; not waiting", timeout)
+            timeout = 0
+        deadline = None if timeout is None else time.monotonic() + min(timeout, threading.TIMEOUT_MAX)
         with self._lock:
             self._closed = True
         while True:

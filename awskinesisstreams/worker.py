@@ -31,7 +31,7 @@ from .error import Error, as_error, library_error
 from .kinesis import _timestamp
 from .leases import LATEST, SHARD_END, START_POSITIONS, TRIM_HORIZON, Lease, LeaseStore, SQLiteLeaseStore
 from .loop import LOOP, Timer
-from .request import Timeout
+from .request import Timeout, is_unicode
 from .shard_reader import Checkpointer, LeaseLost, ShardReader
 from .shard_source import PollingSource, Report, ShardSource
 from .streams import AWSKinesisStreams
@@ -59,6 +59,11 @@ DEFAULTS: Dict[str, Any] = {
     "isBlob": False,
     "deaggregate": True,  # KPL aggregates delivered as their user records
 }
+
+
+def _seconds(value: object) -> bool:
+    """True for a positive number that a thread can wait (threading.TIMEOUT_MAX at most)."""
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and 0 < value <= threading.TIMEOUT_MAX
 
 
 class Worker(AWSKinesisStreams):
@@ -99,11 +104,13 @@ class Worker(AWSKinesisStreams):
         self._callbacks = {name: given.pop(name, None) for name in CALLBACKS}
         self._options = dict(DEFAULTS)
         wrong = [] if isinstance(options, (dict, type(None))) else ["options must be a table (dict)"]
-        wrong += ["unknown option %r" % name for name in given if name not in DEFAULTS]
-        self._options.update((name, value) for name, value in given.items() if name in DEFAULTS)
+        wrong += ["unknown option %r" % (name,) for name in given if not isinstance(name, str) or name not in DEFAULTS]
+        self._options.update((name, value) for name, value in given.items() if isinstance(name, str) and name in DEFAULTS)
         wrong += self._check_options()
-        if wrong and self._init_error is None:
-            self._init_error = library_error("Worker wrongly initialized: %s" % "; ".join(wrong))
+        if wrong:
+            self._options = dict(DEFAULTS)  # never used: start() reports the error
+            if self._init_error is None:
+                self._init_error = library_error("Worker wrongly initialized: %s" % "; ".join(wrong))
         opts = self._options
         self.applicationName: str = opts["applicationName"] or streamName
         self.workerId: str = opts["workerId"] or "%s:%d:%04x" % (socket.gethostname(), os.getpid(), random.getrandbits(16))
@@ -140,20 +147,21 @@ class Worker(AWSKinesisStreams):
                 _timestamp(opts["timestamp"])
             except Error as error:
                 wrong.append(error.details)
-        for name in ("leaseDuration", "heartbeatPeriod", "shardSyncPeriod", "stuckAfter", "maxShards"):
-            value = opts[name]
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
-                wrong.append("%s must be a positive number" % name)
-        if not isinstance(opts["limit"], int) or not 1 <= opts["limit"] <= 10000:
+        numbers = ("leaseDuration", "heartbeatPeriod", "shardSyncPeriod", "stuckAfter", "maxShards")
+        bad_numbers = [name for name in numbers if opts[name] is not None and not _seconds(opts[name])]
+        wrong += ["%s must be a positive number of at most %d" % (name, threading.TIMEOUT_MAX) for name in bad_numbers]
+        limit = opts["limit"]
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10000:
             wrong.append("limit must be an integer from 1 to 10000")
         wrong += ["%s must be a boolean" % name for name in ("isBlob", "deaggregate") if not isinstance(opts[name], bool)]
-        if opts["pace"] not in PACES:
+        if not isinstance(opts["pace"], str) or opts["pace"] not in PACES:
             wrong.append("pace must be slow, normal or fast")
-        if opts["heartbeatPeriod"] and opts["leaseDuration"] and opts["heartbeatPeriod"] * 2 > opts["leaseDuration"]:
+        if not bad_numbers and opts["heartbeatPeriod"] and opts["heartbeatPeriod"] * 2 > opts["leaseDuration"]:
             wrong.append("heartbeatPeriod must be at most half of leaseDuration")
         for name in ("applicationName", "workerId"):
-            if opts[name] is not None and (not isinstance(opts[name], str) or not opts[name]):
-                wrong.append("%s must be a non-empty string" % name)
+            value = opts[name]
+            if value is not None and (not isinstance(value, str) or not value or not is_unicode(value)):
+                wrong.append("%s must be a non-empty, valid Unicode string" % name)
         if opts["leaseStore"] is not None and not isinstance(opts["leaseStore"], LeaseStore):
             wrong.append("leaseStore must be a LeaseStore")
         return wrong

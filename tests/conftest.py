@@ -1,14 +1,16 @@
 """Shared fixtures: real Kinesis-compatible servers on 127.0.0.1, and fresh streams on them."""
 
+import threading
 import time
 import uuid
 
 import pytest
+from hypothesis import strategies as st
 
-from awskinesisstreams import AWSKinesisStreams
+from awskinesisstreams import AWS_KINESIS_STREAMS_ERROR as ERR, AWSKinesisStreams
 from awskinesisstreams.local import LocalKinesis
 from atomic_dynamodb import dynamodb_endpoint  # noqa: F401  (a fixture: DynamoDB on moto, made atomic)
-from servers import Kinesalite
+from servers import Dynalite, Kinesalite
 
 
 @pytest.fixture(scope="session")
@@ -30,6 +32,13 @@ def new_stream(server, shards=1):
     name = "test-" + uuid.uuid4().hex[:12]
     server.create_stream(name, shards)
     return name
+
+
+@pytest.fixture(scope="session")
+def dynalite():
+    """The endpoint of dynalite, the DynamoDB whose conditional writes are atomic (installed with npm on first use)."""
+    with Dynalite() as server:
+        yield server.endpoint
 
 
 @pytest.fixture(params=["moto_server", "kinesalite"])
@@ -77,3 +86,33 @@ def wait_for(condition, seconds=15.0, step=0.05):
             return True
         time.sleep(step)
     return False
+
+
+# Any code point, lone surrogates included (text() leaves them out), the odd ones often: for string arguments.
+ODD = ["\ud800", "\udfff", "\x00", "\U0001f600", "\u0661"]
+any_text = st.text(alphabet=st.characters(blacklist_categories=()) | st.sampled_from(ODD), max_size=40)
+
+
+class OneCallback:
+    """A callback that counts its calls (from the loop thread)."""
+
+    def __init__(self):
+        self.calls = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, *args):
+        with self.lock:
+            self.calls += 1
+
+
+def exactly_one_outcome(call, *, server_may_refuse=False):
+    """Run `call(callback)`, which must not raise, and check its single outcome."""
+    callback = OneCallback()
+    outcome = call(callback).result(20)
+    assert callback.calls == 1
+    err = outcome[0]
+    allowed = set(ERR) if server_may_refuse else {ERR.LIBRARY_ERROR}
+    assert err is None or (isinstance(err, AWSKinesisStreams.Error) and err.type in allowed and err.details)
+    if err is not None and err.type != ERR.LIBRARY_ERROR:
+        assert err.httpStatus is not None  # the server answered: it judged the argument, not the library
+    return outcome

@@ -19,6 +19,7 @@ from aws_kinesis_agg.aggregator import AggRecord
 from conftest import boto_kinesis, new_stream
 from proxy import Proxy, Reply, aws_error
 
+from awskinesisstreams.aggregation import MAGIC, deaggregate
 from awskinesisstreams.cli_pull import parse_timestamp
 from awskinesisstreams.credentials import SettingsError, find_settings
 from awskinesisstreams.kinesis import stream_admin
@@ -88,6 +89,29 @@ def test_put_10000_lines_then_pull_every_one_back(env, moto_server, tmp_path):
     assert len({record["partitionKey"] for records in by_shard.values() for record in records}) == 10000
     progress = pull.stderr.decode()
     assert "shardId-000000000000: " in progress and "ms behind" in progress and "pulled 10000 records" in progress
+
+
+def test_put_aggregate_packs_lines_into_kpl_records_in_key_order(env, moto_server, tmp_path):
+    stream = new_stream(moto_server, 2)
+    sent = [b'{"k": "key-%d", "n": %d}' % (i % 13, i) for i in range(3000)]
+    too_big = b'{"k": "big", "pad": "%s"}' % (b"x" * (1024 * 1024))
+    failed = tmp_path / "failed"
+    put = run(env, "put", stream, "--aggregate", "--key-field", "k", "--failed", str(failed),
+              input=b"\n".join(sent[:1500] + [too_big] + sent[1500:]) + b"\n")
+    assert put.returncode == 1, put.stderr
+    assert b"3001 records into" in put.stdout and b"3000 written, 1 failed" in put.stdout
+    assert b"over the 1 MiB Kinesis limit" in put.stdout and failed.read_bytes() == too_big + b"\n"
+    kinesis = boto_kinesis(moto_server)
+    records = []
+    for shard in ("shardId-000000000000", "shardId-000000000001"):
+        iterator = kinesis.get_shard_iterator(StreamName=stream, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        records += kinesis.get_records(ShardIterator=iterator)["Records"]
+    assert 2 <= len(records) < 20 and all(record["Data"].startswith(MAGIC) for record in records)
+    unpacked = [(key, data) for record in records for key, _, data in deaggregate(record["Data"])]
+    assert sorted(data for _, data in unpacked) == sorted(sent)
+    for key in {key for key, _ in unpacked}:
+        numbers = [json.loads(data)["n"] for k, data in unpacked if k == key]
+        assert numbers == sorted(numbers) and all(json.loads(data)["k"] == key for k, data in unpacked if k == key)
 
 
 def test_put_keys_binary_data_and_failed_lines(env, moto_server, tmp_path):

@@ -49,6 +49,14 @@ def test_producer_alone_on_the_embedded_server():
     assert out.rstrip().endswith("Wrote 5 records, 0 failed")
 
 
+def test_buffered_producer_alone_on_the_embedded_server_packs_readings_into_few_records():
+    out = run("BufferedProducer.agent.py", "--count", "30")
+    assert "starting the embedded local Kinesis" in out
+    assert out.count("Written: shardId-") == 30
+    carried = int(out.rstrip().rpartition("Wrote 30 readings in ")[2].split()[0])
+    assert 1 <= carried < 30 and out.rstrip().endswith("Kinesis records, 0 failed")
+
+
 def test_consumer_alone_reads_what_its_built_in_writer_wrote():
     out = run("DataConsumer.agent.py", "--count", "6")
     assert "Built-in writer" in out

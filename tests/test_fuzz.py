@@ -1,10 +1,8 @@
 """Fuzzed input (hypothesis): any argument gives exactly one callback and never an exception out of the library;
 any JSON-compatible value and any bytes come back unchanged from a real put and get (moto)."""
 
-import threading
-
 import pytest
-from conftest import consumer, new_stream, producer
+from conftest import OneCallback, any_text, consumer, exactly_one_outcome, new_stream, producer
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from awskinesisstreams import AWS_KINESIS_STREAMS_ERROR as ERR, AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE as IT, AWSKinesisStreams
@@ -13,6 +11,8 @@ Record = AWSKinesisStreams.Record
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 ROUND_TRIP = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
+# JSON writes a lone surrogate as an escape, and two such escapes read back as one character: so only
+# text() (no surrogates) round-trips; any_text is used where only the outcome counts.
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
@@ -21,48 +21,24 @@ json_values = st.recursive(
 junk = (
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20) | st.binary(max_size=20)
     | st.lists(st.integers(), max_size=3) | st.dictionaries(st.text(max_size=5), st.integers(), max_size=3)
-    | st.builds(object) | st.sampled_from(list(IT)) | st.just(float("nan"))
+    | st.builds(object) | st.sampled_from(list(IT)) | st.just(float("nan")) | any_text
 )
-keys = st.text(min_size=1, max_size=256) | junk
+keys = st.text(min_size=1, max_size=256) | any_text | junk
 decimal = st.integers(min_value=0, max_value=2**130).map(str)
 records = st.builds(
     Record,
-    data=json_values | st.binary(max_size=64) | junk,
+    data=json_values | st.dictionaries(any_text, any_text, max_size=3) | st.binary(max_size=64) | junk,
     partitionKey=keys,
     explicitHashKey=st.none() | decimal | junk,
     prevSequenceNumber=st.none() | junk,
-    encoder=st.none() | st.just(repr) | st.just(lambda value: b"x") | st.just(lambda value: 1 / 0) | junk,
+    encoder=st.none() | st.just(repr) | st.just(lambda value: b"x") | st.just(lambda value: 1 / 0) | junk
+    | any_text.map(lambda text: lambda value: text),
 )
 
 
 @pytest.fixture(scope="module")
 def fuzz_stream(moto_server):
     return new_stream(moto_server, 1)
-
-
-class OneCallback:
-    """A callback that counts its calls (from the loop thread)."""
-
-    def __init__(self):
-        self.calls = 0
-        self.lock = threading.Lock()
-
-    def __call__(self, *args):
-        with self.lock:
-            self.calls += 1
-
-
-def exactly_one_outcome(call, *, server_may_refuse=False):
-    """Run `call(callback)`, which must not raise, and check its single outcome."""
-    callback = OneCallback()
-    outcome = call(callback).result(20)
-    assert callback.calls == 1
-    err = outcome[0]
-    allowed = {ERR.LIBRARY_ERROR, ERR.REQUEST_FAILED} if server_may_refuse else {ERR.LIBRARY_ERROR}
-    assert err is None or (isinstance(err, AWSKinesisStreams.Error) and err.type in allowed and err.details)
-    if err is not None and err.type == ERR.REQUEST_FAILED:
-        assert err.httpStatus is not None  # the server answered: it judged the argument, not the library
-    return outcome
 
 
 @FUZZ

@@ -1,5 +1,5 @@
 """One conformance suite for every lease store: SQLite in a temporary file, DynamoDB on moto's server
-(behind a proxy that makes its conditional writes atomic, as DynamoDB's are)."""
+(behind a proxy that makes its conditional writes atomic, as DynamoDB's are) and on dynalite."""
 
 import multiprocessing
 import sqlite3
@@ -12,12 +12,12 @@ from awskinesisstreams.dynamodb import DynamoDBLeaseStore
 from awskinesisstreams.leases import LATEST, SHARD_END, TRIM_HORIZON, Lease, SQLiteLeaseStore
 
 
-@pytest.fixture(params=["sqlite", "dynamodb"])
+@pytest.fixture(params=["sqlite", "dynamodb_endpoint", "dynalite"])
 def store(request, tmp_path):
     if request.param == "sqlite":
         made = SQLiteLeaseStore(str(tmp_path / "leases.sqlite3"))
     else:
-        made = dynamodb_store(request.getfixturevalue("dynamodb_endpoint"))
+        made = dynamodb_store(request.getfixturevalue(request.param))
     made.prepare()
     made.prepare()  # a second prepare finds the table there and keeps it
     return made
@@ -141,6 +141,23 @@ def test_processes_racing_for_one_lease_give_it_to_exactly_one(store):
     assert stored.owner in {"w%d" % i for i, won in enumerate(wins) if won}
 
 
+def test_a_renewal_carries_the_lag_and_other_changes_keep_it(store):
+    store.create(new_lease())
+    lease = store.take(store.get("app", "s1", "shardId-000000000000"), "w1")
+    assert lease.millisBehindLatest is None
+    lease = store.renew(lease, 1234)
+    assert (lease.millisBehindLatest, lease.counter) == (1234, 2)
+    assert store.get("app", "s1", lease.shardId) == lease
+    lease = store.renew(lease)  # nothing read yet: the last lag stays
+    lease = store.checkpoint(lease, "100")
+    assert store.get("app", "s1", lease.shardId).millisBehindLatest == 1234
+    lease = store.renew(lease, 0)
+    assert store.list("app", "s1")[0].millisBehindLatest == 0
+    taken = store.take(lease, "w2")  # another worker takes it over: the last lag reported stays
+    assert (taken.owner, taken.millisBehindLatest) == ("w2", 0)
+    assert store.renew(lease, 5) is None  # and the old owner can no longer report
+
+
 SEQ = "49590000000000000000000000000000000000000000000000000010"
 NEXT = "49590000000000000000000000000000000000000000000000000011"
 
@@ -186,6 +203,7 @@ def test_an_sqlite_file_from_before_sub_sequences_keeps_working(tmp_path):
             (new_lease().scope, "shardId-000000000000", "w1", 7, SEQ, "[]", None),
         )
     store = SQLiteLeaseStore(path)
+    assert store.list("app", "s1") == [new_lease(owner="w1", counter=7, checkpoint=SEQ)]  # read as it is (kinesis-streams leases)
     store.prepare()
     store.prepare()
     old = store.get("app", "s1", "shardId-000000000000")
@@ -193,8 +211,11 @@ def test_an_sqlite_file_from_before_sub_sequences_keeps_working(tmp_path):
     lease = store.checkpoint(old, NEXT, 1)
     assert (lease.checkpoint, lease.subSequence, lease.counter) == (NEXT, 1, 8)
     assert store.get("app", "s1", lease.shardId) == lease
+    lease = store.renew(lease, 99)
+    assert (lease.counter, lease.millisBehindLatest) == (9, 99)
     assert store.create(new_lease("shardId-000000000001", subSequence=3))
     assert store.get("app", "s1", "shardId-000000000001").subSequence == 3
+    assert [lease.millisBehindLatest for lease in store.list("app", "s1")] == [99, None]
 
 
 def test_a_dynamodb_item_from_before_sub_sequences_keeps_working(dynamodb_endpoint):
@@ -216,3 +237,4 @@ def test_a_dynamodb_item_from_before_sub_sequences_keeps_working(dynamodb_endpoi
     assert store.get("app", "s1", lease.shardId) == lease
     lease = store.checkpoint(lease, NEXT)
     assert store.get("app", "s1", lease.shardId).subSequence is None
+    assert store.renew(lease, 99).millisBehindLatest == 99

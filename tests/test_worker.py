@@ -1,6 +1,7 @@
 """The known traps of lease libraries, one test each, with Workers on real servers and real lease stores."""
 
 import json
+import json
 import threading
 import time
 
@@ -11,18 +12,18 @@ from proxy import Proxy, aws_error
 from atomic_dynamodb import dynamodb_store
 
 from awskinesisstreams import AWS_KINESIS_STREAMS_ERROR, AWSKinesisStreams, imp
-from awskinesisstreams.leases import LATEST, SHARD_END, TRIM_HORIZON, Lease, SQLiteLeaseStore
+from awskinesisstreams.leases import KEEP, LATEST, SHARD_END, TRIM_HORIZON, Lease, SQLiteLeaseStore
 from awskinesisstreams.worker import LeaseLost
 
 FAST = dict(leaseDuration=1.0, heartbeatPeriod=0.25, shardSyncPeriod=1.0, pace="fast")
 
 
-@pytest.fixture(params=["sqlite", "dynamodb"])
+@pytest.fixture(params=["sqlite", "dynamodb_endpoint", "dynalite"])
 def store(request, tmp_path):
     made = (
         SQLiteLeaseStore(str(tmp_path / "leases.sqlite3"))
         if request.param == "sqlite"
-        else dynamodb_store(request.getfixturevalue("dynamodb_endpoint"))
+        else dynamodb_store(request.getfixturevalue(request.param))
     )
     made.prepare()
     return made
@@ -312,6 +313,36 @@ def test_get_records_pace_limit_backoff_and_lag(moto_server, sqlite_store, worke
     assert gaps[-1] >= 0.9  # polling at the fast pace (1 s) once caught up
     assert not app.errors  # throttling is not an application error
     assert stats["shardId-000000000000"]["millisBehindLatest"] == 0
+
+
+class CountingStore(SQLiteLeaseStore):
+    """An SQLite store that notes every conditional write: (owner, checkpoint, clear_wanted, keywords)."""
+
+    def __init__(self, path):
+        super().__init__(path)
+        self.writes = []
+
+    def _change(self, lease, owner, checkpoint, clear_wanted, **keywords):
+        self.writes.append((owner, checkpoint, clear_wanted, keywords))
+        return super()._change(lease, owner, checkpoint, clear_wanted, **keywords)
+
+
+def test_the_lag_rides_on_the_renewal_and_adds_no_write(moto_server, tmp_path, workers):
+    stream = new_stream(moto_server, 1)
+    store = CountingStore(str(tmp_path / "leases.sqlite3"))
+    store.prepare()
+    lag = 777
+
+    def with_lag(call, status, payload):
+        return json.dumps(dict(json.loads(payload), MillisBehindLatest=lag)).encode() if call.action == "GetRecords" else payload
+
+    with Proxy(moto_server.endpoint, on_answer=with_lag) as proxy:
+        workers(moto_server, stream, store, App(), endpoint=proxy.endpoint)
+        assert wait_for(lambda: [lease.millisBehindLatest for lease in store.list(stream, stream)] == [lag])
+        taken = len(store.writes)
+        assert wait_for(lambda: len(store.writes) >= taken + 4)  # a few heartbeats on a shard with nothing to read
+        quiet = store.writes[taken:]
+    assert quiet and all(write == (KEEP, None, False, {"millis": lag}) for write in quiet), quiet
 
 
 def test_a_wrongly_initialized_worker_or_store_reports_a_library_error():
