@@ -6,20 +6,17 @@ Every figure is client CPU per user record of 100 bytes, 1000 partition keys, wi
 from moto; the throughput run writes to a 4-shard kinesalite stream.
 """
 
-import cProfile
-import io
 import json
 import os
-import pstats
 import subprocess
 import sys
-import threading
 import time
 from typing import Callable, Dict, List, Optional, Tuple
 
 from common import (
     HERE, KEYS, PAYLOADS, TRIM_HORIZON, AWSKinesisStreams, LocalKinesis, Record, consumer, cpu_per, run_child,
 )
+from profiling import profiled
 
 AGGREGATE_BYTES = 51_200  # the KPL's default aggregate size, for the peers that take one
 READ_STREAM = "bench-aggregated"
@@ -312,53 +309,17 @@ def stream_bytes(server: LocalKinesis, stream: str) -> int:
 # -- where the producer's time goes ---------------------------------------------------
 
 
-def profile_put(stub: LocalKinesis, count: int, top: int) -> str:
-    """Where the buffered producer's CPU goes: `count` user records put and flushed, top `top` functions."""
+def profile_put(stub: LocalKinesis, count: int, top: int) -> List[Tuple[str, float, float]]:
+    """Where the buffered producer's CPU goes, per user record: `count` put and flushed, the `top` functions."""
 
     def work() -> None:
         producer = buffered_producer(stub)
         put_through(producer, count)()
         producer.close(timeout=30)
 
-    return profiled(work, top)
+    return profiled(work, count, top)
 
 
-def profile_read(moto: LocalKinesis, top: int) -> str:
-    """Where the deaggregating reader's CPU goes: 4 getRecords calls of READ_USER_RECORDS user records each."""
-    return profiled(lambda: ours_read(moto, 2), top)  # 2 to warm up, 2 measured
-
-
-def profiled(work: Callable[[], None], top: int) -> str:
-    """cProfile of every thread (caller, loop and HTTP threads) while `work()` runs, top `top` by own CPU time.
-
-    Run once, in a fresh process: the hook must be in place before the library starts its
-    threads, so the one-off costs (connections, imports) are in the profile too. Each
-    thread's profile counts that thread's CPU time, and is stopped in that thread: stopped
-    from another, the calls its thread still waits in would be charged with the other's clock.
-    """
-    from awskinesisstreams import imp
-    from awskinesisstreams.loop import LOOP
-
-    threads: Dict[int, cProfile.Profile] = {}
-
-    def start_in_thread(*_args: object) -> None:
-        profile = threads[threading.get_ident()] = cProfile.Profile(time.thread_time)
-        profile.enable()  # replaces this hook in the new thread
-
-    def stop_loop_thread() -> None:
-        threads[threading.get_ident()].disable()
-        stopped.set()
-
-    caller = cProfile.Profile(time.thread_time)
-    threading.setprofile(start_in_thread)
-    caller.enable()
-    work()
-    caller.disable()
-    threading.setprofile(None)
-    stopped = threading.Event()
-    imp.wakeup(0, stop_loop_thread)
-    stopped.wait(30)
-    LOOP._pool.shutdown(wait=True)  # the HTTP threads end, and their calls with them (this process ends next)
-    out = io.StringIO()
-    pstats.Stats(caller, *threads.values(), stream=out).sort_stats("tottime").print_stats(top)
-    return out.getvalue()
+def profile_read(moto: LocalKinesis, top: int) -> List[Tuple[str, float, float]]:
+    """Where the deaggregating reader's CPU goes, per user record: 4 getRecords of READ_USER_RECORDS each."""
+    return profiled(lambda: ours_read(moto, 2), 4 * READ_USER_RECORDS, top)  # 2 calls to warm up, 2 measured

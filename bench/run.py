@@ -268,12 +268,18 @@ def print_aggregation(medians: Dict, extra: Dict, put_records: int) -> None:
               t["steady_user_mibps"]))
     print("  overall, the start's burst included: %s user records/s, %.2f MiB/s" % (
         _num(t["overall_rps"], ""), t["overall_kinesis_mibps"]))
-    for key, what, records in (("profile-put", "buffered producer", put_records),
-                               ("profile-read", "deaggregating reader", 4 * aggregation.READ_USER_RECORDS)):
+    for key, what, records, measured in (
+        ("profile-put", "buffered producer", put_records, medians["library"]["agg_put"]),
+        ("profile-read", "deaggregating reader", 4 * aggregation.READ_USER_RECORDS, reader),
+    ):
         if key in extra:
-            print("\nwhere the %s's CPU goes (cProfile of all its threads, %s user records, "
-                  "top %d by own CPU time):" % (what, "{:,}".format(records), PROFILE_LINES))
-            print(extra[key])
+            print("\nwhere the %s's CPU goes: cProfile of every thread, %s user records, the %d functions with "
+                  "the most CPU of their own (the profiler's own cost taken out), each as its share and that share "
+                  "of the %.2f us a user record measured above:" % (
+                      what, "{:,}".format(records), PROFILE_LINES, measured * 1e6))
+            print("  %6s %8s %9s  %s" % ("share", "~us/rec", "calls/rec", "function"))
+            for where, calls, share in extra[key]:
+                print("  %5.1f%% %8.3f %9.3f  %s" % (100 * share, share * measured * 1e6, calls, where))
 
 
 def what_ran(parts: List[str]) -> str:
