@@ -1,5 +1,6 @@
 """What every part of the benchmark shares: the records, the servers and the way CPU is counted."""
 
+import gc
 import os
 import statistics
 import subprocess
@@ -34,10 +35,12 @@ def cpu_per(unit_count: int, run: Callable[[], None], repeats: int = 1) -> float
     """Median client CPU seconds per unit over `repeats` runs of `run()` (each doing `unit_count` units).
 
     process_time counts every thread of this process (the library's loop and HTTP threads too)
-    and nothing of the server's.
+    and nothing of the server's. The garbage of what ran before is collected first, so no
+    measure pays for another's.
     """
     samples = []
     for _ in range(repeats):
+        gc.collect()
         started = time.process_time()
         run()
         samples.append((time.process_time() - started) / unit_count)
@@ -48,6 +51,7 @@ def rate(record_count: int, run: Callable[[], None], repeats: int = 1) -> float:
     """Median wall-clock records per second over `repeats` runs."""
     samples = []
     for _ in range(repeats):
+        gc.collect()
         started = time.perf_counter()
         run()
         samples.append(record_count / (time.perf_counter() - started))
