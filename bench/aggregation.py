@@ -180,8 +180,8 @@ def fill_aggregated(server: LocalKinesis) -> int:
     return len(blobs)
 
 
-def ours_read(server: LocalKinesis, calls: int) -> float:
-    """Consumer(deaggregate=True).getRecords over the aggregated stream: client CPU per user record."""
+def read_through(server: LocalKinesis, calls: int) -> Callable[[], None]:
+    """A run of `calls` Consumer(deaggregate=True).getRecords from the start of the aggregated stream."""
     reader = consumer(server, READ_STREAM, deaggregate=True)
     err, shards = reader.getShards(None).result(timeout=30)
     err, iterator = reader.getShardIterator(shards[0], TRIM_HORIZON, None, None).result(timeout=30)
@@ -193,14 +193,19 @@ def ours_read(server: LocalKinesis, calls: int) -> float:
         seen[0] += len(records)
 
     def run() -> None:
+        seen[0] = 0
         for _ in range(calls):
             reader.getRecords(options, callback).result(timeout=60)
+        assert seen[0] == calls * READ_USER_RECORDS, seen[0]
 
-    run()
-    seen[0] = 0
-    figure = cpu_per(calls * READ_USER_RECORDS, run)
-    assert seen[0] == calls * READ_USER_RECORDS, seen[0]
-    return figure
+    return run
+
+
+def ours_read(server: LocalKinesis, calls: int) -> float:
+    """Consumer(deaggregate=True).getRecords over the aggregated stream: client CPU per user record."""
+    run = read_through(server, calls)
+    run()  # warm up: connections, imports
+    return cpu_per(calls * READ_USER_RECORDS, run)
 
 
 def boto3_read(server: LocalKinesis, calls: int) -> float:
@@ -322,4 +327,4 @@ def profile_put(stub: LocalKinesis, count: int, top: int) -> List[Tuple[str, flo
 
 def profile_read(moto: LocalKinesis, top: int) -> List[Tuple[str, float, float]]:
     """Where the deaggregating reader's CPU goes, per user record: 4 getRecords of READ_USER_RECORDS each."""
-    return profiled(lambda: ours_read(moto, 2), 4 * READ_USER_RECORDS, top)  # 2 calls to warm up, 2 measured
+    return profiled(lambda: read_through(moto, 4)(), 4 * READ_USER_RECORDS, top)  # threads start inside
