@@ -132,6 +132,6 @@ def exactly_one_outcome(call, *, server_may_refuse=False):
 
 @pytest.fixture(scope="session")
 def kinesis_mock():
-    """kinesis-mock: the server with stream consumers and SubscribeToShard (enhanced fan-out)."""
+    """kinesis-mock: the server with stream consumers, SubscribeToShard (enhanced fan-out) and encryption."""
     with KinesisMock() as server:
         yield server
