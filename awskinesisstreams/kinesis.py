@@ -46,18 +46,12 @@ def _encryption(name: Optional[str]) -> ENCRYPTION:
     return KMS if name == "KMS" else NOT_ENCRYPTED
 
 
-def _result(entry: Dict[str, Any]) -> PutRecordResult:
-    """One PutRecords/PutRecord answer entry as a PutRecordResult."""
+def _result(entry: Dict[str, Any], encryption: ENCRYPTION) -> PutRecordResult:
+    """One PutRecords/PutRecord answer entry as a PutRecordResult, written with `encryption`."""
     error = entry.get("ErrorCode")
     if error:
         return PutRecordResult(error, entry.get("ErrorMessage"))
-    return PutRecordResult(
-        None,
-        None,
-        entry.get("ShardId"),
-        entry.get("SequenceNumber"),
-        _encryption(entry.get("EncryptionType")),
-    )
+    return PutRecordResult(None, None, entry.get("ShardId"), entry.get("SequenceNumber"), encryption)
 
 
 def _fail(results: List[PutRecordResult], pending: List[int], error: Error) -> None:
@@ -119,7 +113,7 @@ class Kinesis:
 
         def send() -> PutRecordResult:
             answer = self.client.call("PutRecord", payload, ("ShardId", "SequenceNumber"))
-            return _result(answer)
+            return _result(answer, _encryption(answer.get("EncryptionType")))
 
         return send
 
@@ -159,8 +153,8 @@ class Kinesis:
                         raise
                     _fail(results, pending, error)  # earlier rounds already wrote the others
                     break
-                for index, entry in zip(pending, answered):
-                    results[index] = _result(entry)
+                for index, result in zip(pending, answered):
+                    results[index] = result
                 retry = [index for index in pending if results[index].errorCode in RETRIED_RECORD_ERRORS]
                 if not retry or not attempts.wait("PutRecords", "%d of %d records failed" % (len(retry), len(pending))):
                     break
@@ -171,14 +165,21 @@ class Kinesis:
 
     def _put_pending(
         self, entries: List[str], pending: Sequence[int], attempts: Optional[Attempts] = None
-    ) -> List[Dict[str, Any]]:
-        """One PutRecords request of the entries at `pending`; its answer entries, one per record."""
+    ) -> List[PutRecordResult]:
+        """One PutRecords request of the entries at `pending`; one result per record, in order.
+
+        AWS says the encryption once, beside the entries (they carry none), for every record written.
+        """
         payload = '{"Records":[%s}],"StreamName":%s}' % ("},".join(entries[index] for index in pending), self._stream_json)
         answer = self.client.call("PutRecords", payload.encode("ascii"), ("Records",), attempts)
         answered = answer["Records"]
         if not isinstance(answered, list) or len(answered) != len(pending):
             raise _unexpected("PutRecords", "does not have one result per record", answer)
-        return answered
+        encryption = _encryption(answer.get("EncryptionType"))
+        try:
+            return [_result(entry, encryption) for entry in answered]
+        except AttributeError:
+            raise _unexpected("PutRecords", "has a result that is not an object", answer) from None
 
     def put_entries(self, entries: List[str]) -> Send[List[PutRecordResult]]:
         """One PutRecords request of prepared `record_entry` texts (at most 500, 5 MiB), with no record resent.
@@ -187,7 +188,7 @@ class Kinesis:
         """
 
         def send() -> List[PutRecordResult]:
-            return [_result(entry) for entry in self._put_pending(entries, range(len(entries)))]
+            return self._put_pending(entries, range(len(entries)))
 
         return send
 

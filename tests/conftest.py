@@ -41,9 +41,21 @@ def dynalite():
         yield server.endpoint
 
 
-@pytest.fixture(params=["moto_server", "kinesalite"])
+@pytest.fixture(params=["moto_server", "kinesalite", "kinesis_mock"])
 def any_server(request):
-    """Each Kinesis implementation in turn, for the cases where both behave as AWS does."""
+    """Each Kinesis implementation in turn, for the cases where all three behave as AWS does."""
+    return request.getfixturevalue(request.param)
+
+
+@pytest.fixture(params=["moto_server", "kinesis_mock"])
+def moto_then_mock(request):
+    """moto, then kinesis-mock: for the beyond-Squirrel cases worth a second server's time."""
+    return request.getfixturevalue(request.param)
+
+
+@pytest.fixture(params=["kinesalite", "kinesis_mock"])
+def resharding_server(request):
+    """Each server that reshards as AWS does: a split or merged parent is closed, read to its end, then left alone."""
     return request.getfixturevalue(request.param)
 
 
@@ -120,6 +132,6 @@ def exactly_one_outcome(call, *, server_may_refuse=False):
 
 @pytest.fixture(scope="session")
 def kinesis_mock():
-    """kinesis-mock: the server with stream consumers and SubscribeToShard (enhanced fan-out)."""
+    """kinesis-mock: the server with stream consumers, SubscribeToShard (enhanced fan-out) and encryption."""
     with KinesisMock() as server:
         yield server

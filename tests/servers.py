@@ -2,8 +2,8 @@
 
 moto (the library's own embedded local Kinesis) serves most tests. kinesalite, from npm,
 is used where moto departs from AWS: it ends a closed shard's iterator and does not write
-to a split parent. kinesis-mock (npm `kinesis-local`) is the one that serves stream
-consumers and SubscribeToShard. The npm ones are installed on first use into a cache
+to a split parent. kinesis-mock (npm `kinesis-local`) does too, and is the one that serves
+stream consumers and SubscribeToShard and encrypts a stream. The npm ones are installed on first use into a cache
 folder with the machine's npm.
 """
 

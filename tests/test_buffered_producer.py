@@ -1,6 +1,7 @@
 """BufferedProducer on real servers: the contract's surface, aggregation read back by aws-kinesis-agg,
 retries within recordTtl, the rate limit, the memory bound, and nothing lost or reordered
-under faults and while the stream is resharded (kinesalite, where records are counted)."""
+under faults (kinesalite, where records are counted) and while the stream is resharded (kinesalite and
+kinesis-mock)."""
 
 import base64
 import hashlib
@@ -106,10 +107,10 @@ def check_delivery(outcomes, total, found):
 # -- the surface, on moto ---------------------------------------------------------
 
 
-def test_put_flush_and_close_answer_every_record_with_its_place_in_an_aggregate(moto_server):
-    stream = new_stream(moto_server, 2)
+def test_put_flush_and_close_answer_every_record_with_its_place_in_an_aggregate(moto_then_mock):
+    stream = new_stream(moto_then_mock, 2)
     got = []
-    with buffered(moto_server, stream, maxBufferedTime=5.0) as producer:
+    with buffered(moto_then_mock, stream, maxBufferedTime=5.0) as producer:
         assert isinstance(producer, AWSKinesisStreams.BufferedProducer)
         futures = [producer.putRecord(Record({"n": n}, "key-%d" % (n % 5)), lambda e, r, n=n: got.append((n, e, r)))
                    for n in range(300)]
@@ -129,7 +130,7 @@ def test_put_flush_and_close_answer_every_record_with_its_place_in_an_aggregate(
     assert len(by_record) <= 2  # 300 small records: one aggregate per shard
     assert producer.putRecord(Record(b"late", "k")).result(5)[0].type is LIBRARY_ERROR  # closed
     # this library's deaggregating Consumer names each user record as its callback did
-    reader = consumer(moto_server, stream, isBlob=True, deaggregate=True)  # blobs: b"a" and b"b" are not JSON
+    reader = consumer(moto_then_mock, stream, isBlob=True, deaggregate=True)  # blobs: b"a" and b"b" are not JSON
     read = {}
     for shard in ("shardId-000000000000", "shardId-000000000001"):
         iterator = reader.getShardIterator(shard, AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE.TRIM_HORIZON, {}, None).result(10)[1]
@@ -138,16 +139,16 @@ def test_put_flush_and_close_answer_every_record_with_its_place_in_an_aggregate(
     assert all(json.loads(read[r.shardId, r.sequenceNumber, r.subSequenceNumber]) == {"n": n} for n, _, r in got)
 
 
-def test_what_it_writes_is_read_back_by_aws_kinesis_agg_exactly(moto_server):
-    stream = new_stream(moto_server, 1)
+def test_what_it_writes_is_read_back_by_aws_kinesis_agg_exactly(moto_then_mock):
+    stream = new_stream(moto_then_mock, 1)
     sent = [
         (("key-%d" % (n % 7)) if n % 3 else "ключ-%d" % n, str(n * 2**100) if n % 4 == 0 else None, b"%d" % n * (n % 50 + 1))
         for n in range(500)
     ]
-    with buffered(moto_server, stream) as producer:
+    with buffered(moto_then_mock, stream) as producer:
         for key, hash_key, data in sent:
             producer.putRecord(Record(data, key, explicitHashKey=hash_key))
-    found = read_back(moto_server, stream)
+    found = read_back(moto_then_mock, stream)
     assert found and all(record["Data"].startswith(MAGIC) for _, record in found)
     unpacked = list(iter_deaggregate_records([record for _, record in found], data_format="Boto3"))
     assert [(r["kinesis"]["partitionKey"], base64.b64decode(r["kinesis"]["data"])) for r in unpacked] == [(k, d) for k, _, d in sent]
@@ -340,7 +341,7 @@ def test_a_stalled_server_fills_the_buffer_then_putrecord_waits_and_the_loop_get
     assert len(ordered) == 60
 
 
-# -- counted on kinesalite --------------------------------------------------------
+# -- counted on kinesalite (and, resharded, on kinesis-mock) ---------------------
 
 
 def produce(producer, total, outcomes, pace=0.0, every=500):
@@ -373,13 +374,13 @@ def test_twenty_thousand_records_through_faults_none_lost_none_twice_in_key_orde
     assert successes >= 0.999 * total
 
 
-def test_a_split_and_a_merge_while_producing_lose_nothing_and_keep_key_order(kinesalite):
-    stream = new_stream(kinesalite, 2)
-    kinesis = boto_kinesis(kinesalite)
+def test_a_split_and_a_merge_while_producing_lose_nothing_and_keep_key_order(resharding_server):
+    stream = new_stream(resharding_server, 2)
+    kinesis = boto_kinesis(resharding_server)
     outcomes = defaultdict(list)
     total = 6000
-    with Proxy(kinesalite.endpoint) as proxy:
-        producer = buffered(kinesalite, stream, proxy.endpoint)
+    with Proxy(resharding_server.endpoint) as proxy:
+        producer = buffered(resharding_server, stream, proxy.endpoint)
         writer = threading.Thread(target=produce, args=(producer, total, outcomes, 0.1))
         writer.start()
         assert wait_for(lambda: len(outcomes) > 1000)
@@ -391,7 +392,7 @@ def test_a_split_and_a_merge_while_producing_lose_nothing_and_keep_key_order(kin
         writer.join(60)
         assert producer.close(60)
         listings = proxy.actions().count("ListShards")
-    found = read_back(kinesalite, stream)
+    found = read_back(resharding_server, stream)
     assert len({shard for shard, _ in found}) >= 4  # written to parents, children and the merged shard
     successes, failures = check_delivery(outcomes, total, found)
     assert failures == 0 and successes == total

@@ -340,12 +340,12 @@ def test_ls_text_and_json(env, moto_server):
     assert described["shards"][1]["HashKeyRange"]["EndingHashKey"] == str(2**128 - 1)
 
 
-def test_resharded_stream_ls_and_children_read_after_parent(env, kinesalite, tmp_path):
-    """kinesalite closes a split parent as AWS does: ls shows it closed, pull reads it before its children."""
-    stream = new_stream(kinesalite, 1)
-    env = dict(env, AWS_ENDPOINT_URL_KINESIS=kinesalite.endpoint)
+def test_resharded_stream_ls_and_children_read_after_parent(env, resharding_server, tmp_path):
+    """kinesalite and kinesis-mock close a split parent as AWS does: ls shows it closed, pull reads it before its children."""
+    stream = new_stream(resharding_server, 1)
+    env = dict(env, AWS_ENDPOINT_URL_KINESIS=resharding_server.endpoint)
     assert run(env, "put", stream, input=b"before1\nbefore2\n").returncode == 0
-    client = kinesalite.client()
+    client = resharding_server.client()
     stream_admin(client, "SplitShard", {"StreamName": stream, "ShardToSplit": "shardId-000000000000", "NewStartingHashKey": str(2**127)})
     while stream_admin(client, "DescribeStreamSummary", {"StreamName": stream})["StreamDescriptionSummary"]["StreamStatus"] != "ACTIVE":
         time.sleep(0.05)

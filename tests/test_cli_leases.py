@@ -118,7 +118,9 @@ def test_an_unknown_application_is_a_one_line_error(env, moto_server, lease_stor
     assert_user_error(run(env, "leases", stream, "--app", "nobody", *options), "no leases of application 'nobody'")
 
 
-def test_a_missing_lease_file_or_table_is_a_one_line_error_and_nothing_is_created(env, moto_server, tmp_path, dynamodb_endpoint):
+@pytest.mark.parametrize("dynamodb", ["dynamodb_endpoint", "dynalite"])
+def test_a_missing_lease_file_or_table_is_a_one_line_error_and_nothing_is_created(request, env, moto_server, tmp_path, dynamodb):
+    dynamodb_endpoint = request.getfixturevalue(dynamodb)
     stream = new_stream(moto_server, 1)
     missing = tmp_path / "none.sqlite3"
     assert_user_error(run(env, "leases", stream, "--app", "a", "--sqlite", str(missing)), "does not exist")

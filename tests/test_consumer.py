@@ -1,8 +1,9 @@
 """Consumer: getShards, every iterator type, getRecords and nextOptions, against real servers.
 
-The Squirrel Consumer suite, ported, runs on moto and kinesalite; AT_TIMESTAMP runs on moto
-only (kinesalite never answers it), and a split shard is read to its end on kinesalite only
-(moto never ends a closed shard's iterator and keeps writing to a split parent).
+The Squirrel Consumer suite, ported, runs on moto, kinesalite and kinesis-mock; AT_TIMESTAMP
+runs on moto and kinesis-mock (kinesalite never answers it), and a split shard is read to its
+end on kinesalite and kinesis-mock (moto never ends a closed shard's iterator and keeps writing
+to a split parent).
 """
 
 import datetime
@@ -106,15 +107,17 @@ def test_trim_horizon_with_a_blob_consumer(any_server):
     assert record.encryptionType == AWS_KINESIS_STREAMS_ENCRYPTION_TYPE.NONE
 
 
-def test_at_timestamp_moto(moto_server):
-    """kinesalite never answers AT_TIMESTAMP, so this case runs on moto only."""
-    name = new_stream(moto_server, 1)
-    c = consumer(moto_server, name)
-    put(moto_server, name, [0])
+@pytest.mark.parametrize("server", ["moto_server", "kinesis_mock"])
+def test_at_timestamp(request, server):
+    """kinesalite never answers AT_TIMESTAMP, so this case runs on the other two."""
+    server = request.getfixturevalue(server)
+    name = new_stream(server, 1)
+    c = consumer(server, name)
+    put(server, name, [0])
     time.sleep(0.05)
     since = time.time()
     time.sleep(0.05)
-    put(moto_server, name, [1, 2])
+    put(server, name, [1, 2])
     it = iterator(c, "shardId-000000000000", IT.AT_TIMESTAMP, {"timestamp": since})
     assert values(read_all(c, it)) == [1, 2]
     it = iterator(c, "shardId-000000000000", IT.AT_TIMESTAMP, {"timestamp": int(since) - 60})
@@ -177,14 +180,15 @@ def test_json_consumer_meets_a_record_that_is_not_json(moto_server, stream):
     assert err.nextOptions["shardIterator"]
 
 
-def test_split_shard_is_read_to_its_end_kinesalite(kinesalite):
-    """kinesalite closes the parent of a split and ends its iterator, as AWS does."""
-    name = new_stream(kinesalite, 1)
-    put(kinesalite, name, range(4))
-    c = consumer(kinesalite, name)
+def test_split_shard_is_read_to_its_end(resharding_server):
+    """kinesalite and kinesis-mock close the parent of a split and end its iterator, as AWS does."""
+    server = resharding_server
+    name = new_stream(server, 1)
+    put(server, name, range(4))
+    c = consumer(server, name)
     parent = "shardId-000000000000"
     it = iterator(c, parent, IT.TRIM_HORIZON)
-    kinesis = boto_kinesis(kinesalite)
+    kinesis = boto_kinesis(server)
     kinesis.split_shard(StreamName=name, ShardToSplit=parent, NewStartingHashKey=str(2**127))
     kinesis.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 100})
     err, shards = c.getShards(None).result(10)

@@ -1,5 +1,6 @@
-"""Consumer(deaggregate=True) on moto: records aggregated by the real aws-kinesis-agg and written
-with boto3's put_record come back as their user records; anything else comes back whole."""
+"""Consumer(deaggregate=True) on moto (and, for the mixed stream, kinesis-mock): records aggregated by
+the real aws-kinesis-agg and written with boto3's put_record come back as their user records;
+anything else comes back whole."""
 
 import hashlib
 import json
@@ -69,10 +70,10 @@ def fields(record):
 
 
 @pytest.fixture
-def mixed(moto_server):
+def mixed(moto_then_mock):
     """A stream holding: an aggregate, a plain record, an aggregate with hash keys, one with a bad MD5,
     one with a truncated protobuf. Returns (stream name, Kinesis items, their sequence numbers, user records)."""
-    name = new_stream(moto_server, 1)
+    name = new_stream(moto_then_mock, 1)
     first = json_users("a", 5)
     second = json_users("b", 4, hash_key="12345")
     broken = json_users("c", 2)
@@ -83,13 +84,13 @@ def mixed(moto_server):
         corrupt(aggregated(broken)),
         truncated(aggregated(broken)),
     ]
-    sequences = write(moto_server, name, items)
+    sequences = write(moto_then_mock, name, items)
     return name, items, sequences, (first, second)
 
 
-def test_blob_consumer_deaggregates_and_passes_the_rest_whole(moto_server, mixed):
+def test_blob_consumer_deaggregates_and_passes_the_rest_whole(moto_then_mock, mixed):
     name, items, sequences, (first, second) = mixed
-    records = read(consumer(moto_server, name, True, deaggregate=True))
+    records = read(consumer(moto_then_mock, name, True, deaggregate=True))
     expected = (
         [(k, h, d, sequences[0], i) for i, (k, h, d) in enumerate(first)]
         + [("plain", None, b'{"plain":true}', sequences[1], None)]
@@ -99,10 +100,10 @@ def test_blob_consumer_deaggregates_and_passes_the_rest_whole(moto_server, mixed
     assert [fields(r) for r in records] == expected
 
 
-def test_user_records_carry_the_kinesis_records_timestamp_and_encryption(moto_server, mixed):
+def test_user_records_carry_the_kinesis_records_timestamp_and_encryption(moto_then_mock, mixed):
     name, _, _, _ = mixed
-    whole = {r.sequenceNumber: r for r in read(consumer(moto_server, name, True))}
-    users = read(consumer(moto_server, name, True, deaggregate=True))
+    whole = {r.sequenceNumber: r for r in read(consumer(moto_then_mock, name, True))}
+    users = read(consumer(moto_then_mock, name, True, deaggregate=True))
     assert len(users) > len(whole)
     for record in users:
         kinesis = whole[record.sequenceNumber]
@@ -110,9 +111,9 @@ def test_user_records_carry_the_kinesis_records_timestamp_and_encryption(moto_se
         assert isinstance(record.timestamp, int)
 
 
-def test_without_deaggregate_every_kinesis_record_is_whole(moto_server, mixed):
+def test_without_deaggregate_every_kinesis_record_is_whole(moto_then_mock, mixed):
     name, items, sequences, _ = mixed
-    for c in (consumer(moto_server, name, True), consumer(moto_server, name, True, deaggregate=False)):
+    for c in (consumer(moto_then_mock, name, True), consumer(moto_then_mock, name, True, deaggregate=False)):
         records = read(c)
         assert [fields(r) for r in records] == [(k, None, d, s, None) for (k, _, d), s in zip(items, sequences)]
 
@@ -129,11 +130,11 @@ def test_json_consumer_decodes_user_records(moto_server):
     )
 
 
-def test_json_consumer_reports_a_corrupt_aggregate_with_the_user_records_as_bytes(moto_server, mixed):
+def test_json_consumer_reports_a_corrupt_aggregate_with_the_user_records_as_bytes(moto_then_mock, mixed):
     """A bad aggregate is passed whole; it is not JSON, so the call fails the usual way, error.records
     holding every record of the call (user records deaggregated) as bytes."""
     name, items, sequences, (first, second) = mixed
-    c = consumer(moto_server, name, deaggregate=True)
+    c = consumer(moto_then_mock, name, deaggregate=True)
     _, iterator = c.getShardIterator(SHARD, IT.TRIM_HORIZON, None, None).result(10)
     err, records, _, next_options = c.getRecords({"shardIterator": iterator}, None).result(10)
     assert err is not None and err.type == AWS_KINESIS_STREAMS_ERROR.UNEXPECTED_RESPONSE

@@ -79,6 +79,13 @@ def test_put_records_answer_with_the_wrong_count_is_unexpected():
 
 
 @responses.activate
+def test_put_records_answer_with_an_entry_that_is_not_an_object_is_unexpected():
+    answer(200, b'{"FailedRecordCount":0,"Records":[{"ShardId":"s","SequenceNumber":"1"}, "s"]}')
+    err, failed, results = producer().putRecords([AWSKinesisStreams.Record(i, "k") for i in range(2)]).result(10)
+    assert err.type == UNEXPECTED_RESPONSE and "not an object" in err.details and (failed, results) == (2, [])
+
+
+@responses.activate
 def test_get_records_with_a_malformed_record_is_unexpected():
     answer(200, b'{"Records":[{"Data":"!!","PartitionKey":"k"}],"NextShardIterator":"n"}')
     err, records, millis, next_options = consumer().getRecords({"shardIterator": "it"}, None).result(10)

@@ -4,12 +4,14 @@ the exact bytes stored (read back with boto3), and failed records inside a 200 (
 import json
 
 import pytest
-from conftest import boto_kinesis, consumer, new_stream, producer
+from conftest import boto_kinesis, consumer, new_stream, producer, wait_for
 
 from awskinesisstreams import AWS_KINESIS_STREAMS_ENCRYPTION_TYPE, AWSKinesisStreams
+from awskinesisstreams.kinesis import stream_admin
 from proxy import Proxy
 
 Record = AWSKinesisStreams.Record
+KMS, NONE = AWS_KINESIS_STREAMS_ENCRYPTION_TYPE.KMS, AWS_KINESIS_STREAMS_ENCRYPTION_TYPE.NONE
 
 # The data of the Squirrel suite's putRecord cases: every JSON type, and blobs.
 SQUIRREL_DATA = ["", None, "abc", 12345, True, [], ["x1", "x2"], {}, {"x3": "x4", "x5": 123}, b"", b"testString"]
@@ -162,22 +164,26 @@ def test_get_shards_of_a_missing_stream(any_server):
     assert err.awsErrorType == "ResourceNotFoundException"
 
 
-def test_kms_encryption_is_reported(moto_server, stream):
-    """A stream under a KMS key answers EncryptionType KMS; moto does not encrypt, so the proxy says it."""
+def test_kms_encryption_is_reported(kinesis_mock):
+    """kinesis-mock encrypts a stream as AWS does and says so as AWS does: PutRecords once, beside its entries.
 
-    def kms(call, status, payload):
-        answer = json.loads(payload)
-        for entry in answer.get("Records", [answer]):
-            entry["EncryptionType"] = "KMS"
-        return json.dumps(answer).encode()
-
-    with Proxy(moto_server.endpoint, on_answer=kms) as proxy:
-        p = AWSKinesisStreams.Producer("us-east-1", "k", "s", stream, endpoint=proxy.endpoint)
-        _, result = p.putRecord(Record(1, "k")).result(10)
-        _, _, results = p.putRecords([Record(2, "k")]).result(10)
-        c = AWSKinesisStreams.Consumer("us-east-1", "k", "s", stream, endpoint=proxy.endpoint)
-        _, it = c.getShardIterator("shardId-000000000000", 3, None, None).result(10)
-        _, records, _, _ = c.getRecords({"shardIterator": it}, None).result(10)
-    KMS = AWS_KINESIS_STREAMS_ENCRYPTION_TYPE.KMS
-    assert result.encryptionType == results[0].encryptionType == KMS
-    assert [r.data for r in records] == [1, 2] and all(r.encryptionType == KMS for r in records)
+    moto never encrypts and kinesalite has no StartStreamEncryption, so this runs on kinesis-mock.
+    """
+    stream = new_stream(kinesis_mock, 1)
+    p, c = producer(kinesis_mock, stream), consumer(kinesis_mock, stream, deaggregate=True)
+    _, plain = p.putRecord(Record(0, "k")).result(10)
+    encrypt = {"StreamName": stream, "EncryptionType": "KMS", "KeyId": "alias/aws/kinesis"}
+    stream_admin(kinesis_mock.client(), "StartStreamEncryption", encrypt)
+    assert wait_for(lambda: p.putRecord(Record(1, "k")).result(10)[1].encryptionType == KMS)
+    _, _, results = p.putRecords([Record(2, "k"), Record(3, "j")]).result(10)
+    with AWSKinesisStreams.BufferedProducer(
+        "us-east-1", "k", "s", stream, endpoint=kinesis_mock.endpoint, maxBufferedTime=0.01
+    ) as buffered:
+        _, _, buffered_results = buffered.putRecords([Record(4, "k"), Record(5, "j")]).result(10)
+    _, it = c.getShardIterator("shardId-000000000000", 3, None, None).result(10)
+    _, records, _, _ = c.getRecords({"shardIterator": it}, None).result(10)
+    assert plain.encryptionType == NONE
+    assert [r.encryptionType for r in results + buffered_results] == [KMS] * 4
+    assert records[0].data == 0 and records[0].encryptionType == NONE
+    assert [r.data for r in records[-4:]] == [2, 3, 4, 5]
+    assert all(r.encryptionType == KMS for r in records[1:])

@@ -60,17 +60,17 @@ def put(server, stream, values):
             assert error is None, error
 
 
-def test_closed_shard_ends_after_its_last_record_on_kinesalite(kinesalite):
-    stream = new_stream(kinesalite, 1)
-    put(kinesalite, stream, ["before1", "before2"])
-    kinesis = kinesis_at(kinesalite, stream)
+def test_closed_shard_ends_after_its_last_record(resharding_server):
+    stream = new_stream(resharding_server, 1)
+    put(resharding_server, stream, ["before1", "before2"])
+    kinesis = kinesis_at(resharding_server, stream)
     stream_admin(kinesis.client, "SplitShard", {"StreamName": stream, "ShardToSplit": SHARD, "NewStartingHashKey": str(2**127)})
     assert wait_for(lambda: "EndingSequenceNumber" in kinesis.list_shards()()[0]["SequenceNumberRange"])
     puller = Puller(kinesis, limit=1)
     records, batches = puller.read_to(10)
     assert [r.data for r in records] == ["before1", "before2"]
     assert batches[-1].ended and all(not b.ended for b in batches[:-1])
-    assert batches[-1].childShardIds is None  # GetRecords on kinesalite does not name the children
+    assert batches[-1].childShardIds is None  # polling leaves the children to ListShards (kinesalite's GetRecords names none)
     error, batch = puller.next()
     assert batch is None and error.type is AWS_KINESIS_STREAMS_ERROR.LIBRARY_ERROR and "after its end" in error.details
     assert puller.reports == []

@@ -3,8 +3,8 @@ from conftest import consumer, new_stream, producer
 from awskinesisstreams import AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE as IT, AWSKinesisStreams
 
 
-def test_put_and_read_back_on_both_servers(moto_server, kinesalite):
-    for server in (moto_server, kinesalite):
+def test_put_and_read_back_on_every_server(moto_server, kinesalite, kinesis_mock):
+    for server in (moto_server, kinesalite, kinesis_mock):
         name = new_stream(server, 1)
         err, result = producer(server, name).putRecord(AWSKinesisStreams.Record({"a": 1}, "k")).result(10)
         assert err is None and result.sequenceNumber

@@ -176,18 +176,18 @@ def test_a_dead_owners_lease_is_taken_only_after_a_lease_duration_seen_here(moto
     assert time.monotonic() - started >= 1.0
 
 
-def test_a_child_shard_starts_at_trim_horizon_even_when_new_shards_start_at_latest(kinesalite, sqlite_store, workers):
-    stream = new_stream(kinesalite, 1)
-    put(kinesalite, stream, ["before-start"])
+def test_a_child_shard_starts_at_trim_horizon_even_when_new_shards_start_at_latest(resharding_server, sqlite_store, workers):
+    stream = new_stream(resharding_server, 1)
+    put(resharding_server, stream, ["before-start"])
     app = App()
-    workers(kinesalite, stream, sqlite_store, app, initialPosition=LATEST, shardSyncPeriod=30.0)
+    workers(resharding_server, stream, sqlite_store, app, initialPosition=LATEST, shardSyncPeriod=30.0)
     assert wait_for(lambda: sqlite_store.list(stream, stream) and sqlite_store.list(stream, stream)[0].owner)
     time.sleep(0.5)  # the LATEST iterator is taken
-    put(kinesalite, stream, ["after-start"])
+    put(resharding_server, stream, ["after-start"])
     assert wait_for(lambda: app.records == ["after-start"])
-    boto_kinesis(kinesalite).split_shard(StreamName=stream, ShardToSplit="shardId-000000000000", NewStartingHashKey=str(2**127))
+    boto_kinesis(resharding_server).split_shard(StreamName=stream, ShardToSplit="shardId-000000000000", NewStartingHashKey=str(2**127))
     time.sleep(0.3)
-    put(kinesalite, stream, ["in-child-before-first-read-%d" % i for i in range(5)])  # before the worker knows the child
+    put(resharding_server, stream, ["in-child-before-first-read-%d" % i for i in range(5)])  # before the worker knows the child
     assert wait_for(lambda: len(app.records) == 6, 15), app.records
     leases = {lease.shardId: lease for lease in sqlite_store.list(stream, stream)}
     assert leases["shardId-000000000000"].checkpoint == SHARD_END
@@ -196,16 +196,16 @@ def test_a_child_shard_starts_at_trim_horizon_even_when_new_shards_start_at_late
     assert "before-start" not in app.records
 
 
-def test_a_merged_child_waits_for_both_parents(kinesalite, sqlite_store, workers):
-    stream = new_stream(kinesalite, 2)
-    client = boto_kinesis(kinesalite)
+def test_a_merged_child_waits_for_both_parents(resharding_server, sqlite_store, workers):
+    stream = new_stream(resharding_server, 2)
+    client = boto_kinesis(resharding_server)
     keys = {"low": "1", "high": str(2**127 + 1)}  # one key per parent
     records = [AWSKinesisStreams.Record(n, key, keys[key]) for n in range(20) for key in keys]
-    assert producer(kinesalite, stream).putRecords(records).result(10)[0] is None
+    assert producer(resharding_server, stream).putRecords(records).result(10)[0] is None
     client.merge_shards(StreamName=stream, ShardToMerge="shardId-000000000000", AdjacentShardToMerge="shardId-000000000001")
     time.sleep(0.3)
     more = [AWSKinesisStreams.Record(n, key, keys[key]) for n in range(20, 30) for key in keys]
-    assert producer(kinesalite, stream).putRecords(more).result(10)[0] is None
+    assert producer(resharding_server, stream).putRecords(more).result(10)[0] is None
     seen = []
     app = App()
 
@@ -213,7 +213,7 @@ def test_a_merged_child_waits_for_both_parents(kinesalite, sqlite_store, workers
         seen.extend((cb.shardId, record.partitionKey, record.data) for record in records)
         cb(None, True)
 
-    workers(kinesalite, stream, sqlite_store, app, processRecords=process)
+    workers(resharding_server, stream, sqlite_store, app, processRecords=process)
     assert wait_for(lambda: len(seen) == 60, 15)
     child = [lease for lease in sqlite_store.list(stream, stream) if lease.parents]
     assert [lease.parents for lease in child] == [("shardId-000000000000", "shardId-000000000001")]
@@ -418,11 +418,11 @@ def test_a_checkpoint_at_a_user_record_resumes_right_after_it(moto_server, store
     assert store.list(stream, stream)[0].checkpoint == first[-1].sequenceNumber
 
 
-def test_a_worker_deaggregates_by_default_and_keeps_records_whole_if_told(moto_server, sqlite_store, workers):
-    stream, everything = aggregated_stream(moto_server, [3, 0, 2])
+def test_a_worker_deaggregates_by_default_and_keeps_records_whole_if_told(moto_then_mock, sqlite_store, workers):
+    stream, everything = aggregated_stream(moto_then_mock, [3, 0, 2])
     whole, users = App(), App()
-    workers(moto_server, stream, sqlite_store, whole, applicationName="whole", deaggregate=False, isBlob=True)
-    workers(moto_server, stream, sqlite_store, users, applicationName="users")
+    workers(moto_then_mock, stream, sqlite_store, whole, applicationName="whole", deaggregate=False, isBlob=True)
+    workers(moto_then_mock, stream, sqlite_store, users, applicationName="users")
     assert wait_for(lambda: len(users.records) == 6 and len(whole.records) == 3)
     assert users.records == everything
     assert whole.records[0][:4] == b"\xf3\x89\x9a\xc2" and json.loads(whole.records[1]) == everything[3]

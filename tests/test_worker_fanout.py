@@ -4,6 +4,7 @@ import threading
 import time
 
 import pytest
+from atomic_dynamodb import dynamodb_store
 from conftest import boto_kinesis, consumer, new_stream, producer, wait_for
 from eventstream_bytes import shard_event
 from stream_proxy import END, StreamProxy
@@ -37,8 +38,10 @@ class App:
 
 
 @pytest.fixture
-def store(tmp_path):
-    made = SQLiteLeaseStore(str(tmp_path / "leases.sqlite3"))
+def store(request, tmp_path):
+    """SQLite leases, or DynamoDB ones in dynalite where a test asks for them (parametrize indirect)."""
+    kind = getattr(request, "param", "sqlite")
+    made = SQLiteLeaseStore(str(tmp_path / "leases.sqlite3")) if kind == "sqlite" else dynamodb_store(request.getfixturevalue(kind))
     made.prepare()
     return made
 
@@ -81,6 +84,7 @@ def consumers_of(server, stream):
     return [d["consumerName"] for d in consumer(server, stream).listStreamConsumers(None).result(30)[1]]
 
 
+@pytest.mark.parametrize("store", ["sqlite", "dynalite"], indirect=True)
 def test_fan_out_on_three_shards_then_polling_honours_its_checkpoints(kinesis_mock, store, workers):
     stream = new_stream(kinesis_mock, 3)
     put(kinesis_mock, stream, range(60))
