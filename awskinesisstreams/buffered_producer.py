@@ -21,10 +21,10 @@ MAX_AGGREGATE_BYTES = MAX_RECORD_BYTES - 1024  # room for the aggregate's partit
 
 
 def _number(value: object, low: float, name: str, wrong: List[str], integer: bool = False) -> None:
-    """Add to `wrong` unless `value` is a finite number (an int where `integer`) of at least `low`."""
+    """Add to `wrong` unless `value` is an int (where `integer`) or a finite float-sized number, of at least `low`."""
     kinds = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds) or not _finite(value) or not value >= low:  # type: ignore[operator]
-        wrong.append("%s must be a finite %s >= %s, got %s" % (name, "integer" if integer else "number", low, _describe(value)))
+    if isinstance(value, bool) or not isinstance(value, kinds) or not (integer or _finite(value)) or not value >= low:  # type: ignore[operator]
+        wrong.append("%s must be %s >= %s, got %s" % (name, "an integer" if integer else "a finite number", low, _describe(value)))
 
 
 def _finite(value: object) -> bool:

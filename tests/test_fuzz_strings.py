@@ -31,6 +31,7 @@ class Env:
     def __init__(self, server, stream, folder):
         self.server, self.stream, self.folder = server, stream, folder
         self._iterator = None
+        self._shared = None
 
     def args(self, **given):
         s = self.server
@@ -49,6 +50,18 @@ class Env:
         args, keywords = self.args(**given)
         return AWSKinesisStreams.Consumer(*args, **keywords)
 
+    def buffered(self, **given):
+        """A BufferedProducer with `given` arguments; refused records fail fast (recordTtl 3 s)."""
+        args, keywords = self.args(**{k: given.pop(k) for k in list(given) if k in ARGUMENT_NAMES})
+        keywords.pop("retries")
+        return AWSKinesisStreams.BufferedProducer(*args, **keywords, **dict(dict(maxBufferedTime=0.01, recordTtl=3.0), **given))
+
+    def shared(self):
+        """One BufferedProducer for the calls whose argument is fuzzed (its shard map is known after the first)."""
+        if self._shared is None:
+            self._shared = self.buffered()
+        return self._shared
+
     def iterator(self):
         """A real iterator of the stream's first shard (got once)."""
         if self._iterator is None:
@@ -60,6 +73,24 @@ class Env:
 def put(env, cb, *args, **kwargs):
     """putRecord of Record(*args, **kwargs)."""
     return env.producer().putRecord(Record(*args, **kwargs), cb)
+
+
+ARGUMENT_NAMES = ("region", "accessKeyId", "secretAccessKey", "streamName", "endpoint", "sessionToken")
+
+
+def buffered_put(env, cb, *args, **kwargs):
+    """The shared BufferedProducer's putRecord of Record(*args, **kwargs), flushed."""
+    future = env.shared().putRecord(Record(*args, **kwargs), cb)
+    env.shared().flush()
+    return future
+
+
+def buffered_as(env, cb, **given):
+    """putRecord of a good record, flushed, by a BufferedProducer made with the `given` constructor arguments."""
+    p = env.buffered(**given)
+    future = p.putRecord(Record(1, "k"), cb)
+    p.flush()
+    return future
 
 
 def put_as(env, cb, **given):
@@ -95,6 +126,22 @@ ARGUMENTS = [
     ("Producer sessionToken", lambda env, text, cb: put_as(env, cb, sessionToken=text), CHECKED, None),
     ("Producer streamName", lambda env, text, cb: put_as(env, cb, streamName=text), SERVER, None),
     ("Producer endpoint path", lambda env, text, cb: put_as(env, cb, endpoint=env.server.endpoint + "/" + text), CHECKED, None),
+    ("Buffered Record.data", lambda env, text, cb: buffered_put(env, cb, text, "k"), LIBRARY, always),
+    ("Buffered Record.partitionKey", lambda env, text, cb: buffered_put(env, cb, 1, text), CHECKED, None),
+    ("Buffered Record.explicitHashKey", lambda env, text, cb: buffered_put(env, cb, 1, "k", text), LIBRARY, as_hash_key),
+    ("Buffered Record.encoder's str", lambda env, text, cb: buffered_put(env, cb, 1, "k", encoder=lambda value: text), LIBRARY, None),
+    ("Buffered putRecords", lambda env, text, cb: env.shared().putRecords([Record(1, "k"), Record(text, text)], cb), CHECKED, None),
+    ("BufferedProducer region", lambda env, text, cb: buffered_as(env, cb, region=text), CHECKED, None),
+    ("BufferedProducer accessKeyId", lambda env, text, cb: buffered_as(env, cb, accessKeyId=text), CHECKED, None),
+    ("BufferedProducer secretAccessKey", lambda env, text, cb: buffered_as(env, cb, secretAccessKey=text), CHECKED, None),
+    ("BufferedProducer sessionToken", lambda env, text, cb: buffered_as(env, cb, sessionToken=text), CHECKED, None),
+    ("BufferedProducer streamName", lambda env, text, cb: buffered_as(env, cb, streamName=text), SERVER, None),
+    (
+        "BufferedProducer endpoint path",
+        lambda env, text, cb: buffered_as(env, cb, endpoint=env.server.endpoint + "/" + text),
+        CHECKED,
+        None,
+    ),
     ("Consumer streamName", lambda env, text, cb: env.consumer(streamName=text).getShards(cb), SERVER, None),
     ("Consumer region", lambda env, text, cb: env.consumer(region=text).getShards(cb), CHECKED, None),
     ("getShardIterator shardId", lambda env, text, cb: iterator(env, cb, text), SERVER, None),
