@@ -314,3 +314,22 @@ def test_put_records_on_the_loop_thread_gets_buffer_full_when_the_list_cannot_fi
     assert error.type is ERR.LIBRARY_ERROR and "buffer full" in error.details and (failed, results) == (3, [])
     assert p.putRecords(records).result(15)[:2] == (None, 0)  # off the loop it waits for room instead
     assert p.close(10)
+
+
+def test_while_the_shard_map_is_rebuilt_the_timer_does_not_spin(moto_server):
+    stream = new_stream(moto_server, 1)
+
+    def elsewhere(call, status, payload):  # every record "lands" in a shard the map does not have: the map is rebuilt each time
+        return payload.replace(b"shardId-000000000000", b"shardId-000000000009") if call.action == "PutRecords" else payload
+
+    with Proxy(moto_server.endpoint, on_answer=elsewhere) as proxy:
+        p = buffered(moto_server, stream, proxy.endpoint, aggregate=False, maxBufferedTime=0.01)
+        collector = p._collector
+        ticks = []
+        tick = collector._tick
+        collector._tick = lambda: (ticks.append(1), tick())
+        futures = [p.putRecord(Record(b"x", "k%d" % n)) for n in range(2000)]  # four requests, each then a ListShards
+        assert p.close(20)
+        listings = proxy.actions().count("ListShards")
+    assert all(f.result(0)[0] is None for f in futures) and listings >= 4
+    assert len(ticks) < 50, len(ticks)  # a timer armed for records that cannot go until the map is back would fire ~1000/s

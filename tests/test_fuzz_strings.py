@@ -111,37 +111,32 @@ def always(text):
     return True
 
 
+def record_rows(prefix, put, put_many):
+    """The rows of a Record's strings, put with `put(env, cb, *args, **kwargs)`, and of putRecords through `put_many(env)`."""
+    return [
+        (prefix + "Record.data", lambda env, text, cb: put(env, cb, text, "k"), LIBRARY, always),
+        (prefix + "Record.data (dict keys)", lambda env, text, cb: put(env, cb, {text: [text]}, "k"), LIBRARY, always),
+        (prefix + "Record.partitionKey", lambda env, text, cb: put(env, cb, 1, text), CHECKED, None),
+        (prefix + "Record.explicitHashKey", lambda env, text, cb: put(env, cb, 1, "k", text), LIBRARY, as_hash_key),
+        (prefix + "Record.prevSequenceNumber", lambda env, text, cb: put(env, cb, 1, "k", None, text), CHECKED, None),
+        (prefix + "Record.encoder's str", lambda env, text, cb: put(env, cb, 1, "k", encoder=lambda value: text), LIBRARY, None),
+        (prefix + "putRecords", lambda env, text, cb: put_many(env).putRecords([Record(1, "k"), Record(text, text)], cb), CHECKED, None),
+    ]
+
+
+def constructor_rows(name, put_as):
+    """The rows of a constructor's strings, each given to an instance made by `put_as(env, cb, **{argument: text})`."""
+    return [
+        ("%s %s" % (name, argument), lambda env, text, cb, argument=argument: put_as(env, cb, **{argument: text}), judge, None)
+        for argument, judge in [("region", CHECKED), ("accessKeyId", CHECKED), ("secretAccessKey", CHECKED),
+                                ("sessionToken", CHECKED), ("streamName", SERVER)]
+    ] + [("%s endpoint path" % name, lambda env, text, cb: put_as(env, cb, endpoint=env.server.endpoint + "/" + text), CHECKED, None)]
+
+
 # (name, call(env, text, callback) -> Future, judge, accepted(text) -> bool, or None where the outcome may vary)
-ARGUMENTS = [
-    ("Record.data", lambda env, text, cb: put(env, cb, text, "k"), LIBRARY, always),
-    ("Record.data (dict keys)", lambda env, text, cb: put(env, cb, {text: [text]}, "k"), LIBRARY, always),
-    ("Record.partitionKey", lambda env, text, cb: put(env, cb, 1, text), CHECKED, None),
-    ("Record.explicitHashKey", lambda env, text, cb: put(env, cb, 1, "k", text), LIBRARY, as_hash_key),
-    ("Record.prevSequenceNumber", lambda env, text, cb: put(env, cb, 1, "k", None, text), CHECKED, None),
-    ("Record.encoder's str", lambda env, text, cb: put(env, cb, 1, "k", encoder=lambda value: text), LIBRARY, None),
-    ("putRecords", lambda env, text, cb: env.producer().putRecords([Record(1, "k"), Record(text, text)], cb), CHECKED, None),
-    ("Producer region", lambda env, text, cb: put_as(env, cb, region=text), CHECKED, None),
-    ("Producer accessKeyId", lambda env, text, cb: put_as(env, cb, accessKeyId=text), CHECKED, None),
-    ("Producer secretAccessKey", lambda env, text, cb: put_as(env, cb, secretAccessKey=text), CHECKED, None),
-    ("Producer sessionToken", lambda env, text, cb: put_as(env, cb, sessionToken=text), CHECKED, None),
-    ("Producer streamName", lambda env, text, cb: put_as(env, cb, streamName=text), SERVER, None),
-    ("Producer endpoint path", lambda env, text, cb: put_as(env, cb, endpoint=env.server.endpoint + "/" + text), CHECKED, None),
-    ("Buffered Record.data", lambda env, text, cb: buffered_put(env, cb, text, "k"), LIBRARY, always),
-    ("Buffered Record.partitionKey", lambda env, text, cb: buffered_put(env, cb, 1, text), CHECKED, None),
-    ("Buffered Record.explicitHashKey", lambda env, text, cb: buffered_put(env, cb, 1, "k", text), LIBRARY, as_hash_key),
-    ("Buffered Record.encoder's str", lambda env, text, cb: buffered_put(env, cb, 1, "k", encoder=lambda value: text), LIBRARY, None),
-    ("Buffered putRecords", lambda env, text, cb: env.shared().putRecords([Record(1, "k"), Record(text, text)], cb), CHECKED, None),
-    ("BufferedProducer region", lambda env, text, cb: buffered_as(env, cb, region=text), CHECKED, None),
-    ("BufferedProducer accessKeyId", lambda env, text, cb: buffered_as(env, cb, accessKeyId=text), CHECKED, None),
-    ("BufferedProducer secretAccessKey", lambda env, text, cb: buffered_as(env, cb, secretAccessKey=text), CHECKED, None),
-    ("BufferedProducer sessionToken", lambda env, text, cb: buffered_as(env, cb, sessionToken=text), CHECKED, None),
-    ("BufferedProducer streamName", lambda env, text, cb: buffered_as(env, cb, streamName=text), SERVER, None),
-    (
-        "BufferedProducer endpoint path",
-        lambda env, text, cb: buffered_as(env, cb, endpoint=env.server.endpoint + "/" + text),
-        CHECKED,
-        None,
-    ),
+ARGUMENTS = record_rows("", put, lambda env: env.producer()) + constructor_rows("Producer", put_as) + [
+    *record_rows("Buffered ", buffered_put, lambda env: env.shared()),
+    *constructor_rows("BufferedProducer", buffered_as),
     ("Consumer streamName", lambda env, text, cb: env.consumer(streamName=text).getShards(cb), SERVER, None),
     ("Consumer region", lambda env, text, cb: env.consumer(region=text).getShards(cb), CHECKED, None),
     ("getShardIterator shardId", lambda env, text, cb: iterator(env, cb, text), SERVER, None),
