@@ -105,7 +105,8 @@ def test_outstanding_records_counts_given_and_not_yet_answered_at_every_moment(m
     assert all(f.done() for f in futures) and batch.done()
     one = p.putRecord(Record(b"t", "k"))
     assert p.outstandingRecords == 1
-    one.result(5) if p.flush() else None
+    p.flush()
+    assert one.result(5)[0] is None
     assert p.outstandingRecords == 0  # its future resolved: it was answered before
     assert p.close(10) and p.outstandingRecords == 0
 
