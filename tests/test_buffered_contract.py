@@ -334,3 +334,19 @@ def test_while_the_shard_map_is_rebuilt_the_timer_does_not_spin(moto_server):
         listings = proxy.actions().count("ListShards")
     assert all(f.result(0)[0] is None for f in futures) and listings >= 4
     assert len(ticks) < 50, len(ticks)  # a timer armed for records that cannot go until the map is back would fire ~1000/s
+
+
+def test_records_that_never_get_a_shard_map_fail_at_record_ttl_with_the_last_error(moto_server):
+    stream = new_stream(moto_server, 1)
+    failing = lambda call: aws_error(503, "ServiceUnavailable", "try later") if call.action == "ListShards" else None  # noqa: E731
+    with Proxy(moto_server.endpoint, rule=failing) as proxy:
+        p = buffered(moto_server, stream, proxy.endpoint, recordTtl=1.0)
+        started = time.monotonic()
+        futures = [p.putRecord(Record(b"x", "k%d" % n)) for n in range(10)]
+        assert p.close(10)
+        elapsed = time.monotonic() - started
+        listings = proxy.actions().count("ListShards")
+    errors = [f.result(0)[0] for f in futures]
+    assert 1.0 <= elapsed < 5 and listings >= 2  # retried with backoff, given up at recordTtl
+    assert all(e.type is ERR.REQUEST_FAILED and "recordTtl" in e.details and e.httpStatus == 503 for e in errors)
+    assert all(e.awsErrorType == "ServiceUnavailable" for e in errors)
