@@ -5,6 +5,11 @@ a reading every half second itself. With AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KE
 set it reads --stream on AWS. Leases live in an SQLite file (--leases) that every worker on this
 machine shares. --count N ends it after N records.
 
+--fan-out NAME reads by enhanced fan-out: the stream pushes each shard's records to the
+stream consumer NAME (registered if missing) instead of the worker polling for them. The
+embedded local Kinesis does not serve it; AWS does, and so does kinesis-mock (set
+AWS_ENDPOINT_URL_KINESIS to it).
+
     python Examples/Worker.agent.py --count 20
 """
 
@@ -19,12 +24,15 @@ parser = argparse.ArgumentParser(description="Read a stream's shards together wi
 parser.add_argument("--stream", default="worker-demo")
 parser.add_argument("--count", type=int, default=0, help="stop after this many records (0: run until Ctrl-C)")
 parser.add_argument("--leases", default=os.path.join(tempfile.gettempdir(), "worker-demo-leases.sqlite3"))
+parser.add_argument("--fan-out", metavar="NAME", help="read by enhanced fan-out as stream consumer NAME")
 args = parser.parse_args()
 
 local = None
 if os.environ.get("AWS_ACCESS_KEY_ID") and os.environ.get("AWS_SECRET_ACCESS_KEY"):
     REGION = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     KEY_ID, SECRET, ENDPOINT = os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"], None
+elif args.fan_out:
+    parser.error("--fan-out needs AWS settings: the embedded local Kinesis does not serve SubscribeToShard")
 else:
     from awskinesisstreams.local import LocalKinesis
 
@@ -79,6 +87,7 @@ worker = AWSKinesisStreams.Worker(
         "onError": onError,
         "leaseStore": AWSKinesisStreams.SQLiteLeaseStore(args.leases),
         "initialPosition": "TRIM_HORIZON",
+        "fanOut": args.fan_out,  # None: poll with GetRecords
     },
     endpoint=ENDPOINT,
 )

@@ -1,5 +1,5 @@
 """`kinesis-streams`: look into a stream (ls), read it (pull), write lines into it (put), see who reads it
-(leases), or run one locally (local).
+(leases), manage its fan-out consumers (consumers), or run one locally (local).
 
 Every user mistake ends in one line on standard error and exit status 2; a failure of the
 service or the network in one line and status 1; Ctrl-C (or SIGTERM) in status 130, except
@@ -7,7 +7,6 @@ for `local`, whose normal end that is (status 0).
 """
 
 import argparse
-import datetime
 import json
 import os
 import signal
@@ -17,8 +16,8 @@ import sys
 import time
 from typing import Any, Dict, List, NoReturn, Optional, Sequence, Tuple
 
-from . import __version__, cli_pull, cli_put
-from .cli_target import Target, UsageError, positive
+from . import __version__, cli_consumers, cli_pull, cli_put
+from .cli_target import Target, UsageError, positive, table, when
 from .credentials import SettingsError
 from .dynamodb import DynamoDBLeaseStore
 from .enums import AWS_KINESIS_STREAMS_ERROR
@@ -38,17 +37,6 @@ class Parser(argparse.ArgumentParser):
 
 
 # -- ls -----------------------------------------------------------------------------
-
-
-def _table(rows: List[List[str]]) -> str:
-    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)
-
-
-def _when(seconds: Optional[float]) -> str:
-    if seconds is None:
-        return "-"
-    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _shard_row(shard: Dict[str, Any]) -> List[str]:
@@ -84,15 +72,15 @@ def run_ls(args: argparse.Namespace) -> int:
     lines = [
         ["stream", "%s (%s)" % (summary.get("StreamName"), summary.get("StreamARN"))],
         ["status", "%s, %s" % (summary.get("StreamStatus"), mode.get("StreamMode", "PROVISIONED"))],
-        ["created", _when(summary.get("StreamCreationTimestamp"))],
+        ["created", when(summary.get("StreamCreationTimestamp"))],
         ["retention", "%s hours" % summary.get("RetentionPeriodHours")],
         ["encryption", encryption],
         ["shards", "%d open, %d closed" % (len(shards) - closed, closed)],
     ]
-    print(_table(lines))
+    print(table(lines))
     print()
     header = ["SHARD", "PARENTS", "STATE", "HASH KEY RANGE", "SHARE", "STARTING SEQUENCE", "ENDING SEQUENCE"]
-    print(_table([header] + [_shard_row(shard) for shard in shards]))
+    print(table([header] + [_shard_row(shard) for shard in shards]))
     return 0
 
 
@@ -174,7 +162,7 @@ def run_leases(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
     else:
         header = [title for _, title in LEASE_COLUMNS]
-        print(_table([header] + [[_cell(row[key]) for key, _ in LEASE_COLUMNS] for row in rows]))
+        print(table([header] + [[_cell(row[key]) for key, _ in LEASE_COLUMNS] for row in rows]))
     return 0
 
 
@@ -257,6 +245,10 @@ def build_parser() -> argparse.ArgumentParser:
     leases = commands.add_parser("leases", parents=[common], help="show who reads each shard, how far and how far behind")
     add_lease_arguments(leases)
     leases.set_defaults(run=run_leases)
+
+    consumers = commands.add_parser("consumers", parents=[common], help="list, register or deregister enhanced fan-out consumers")
+    cli_consumers.add_arguments(consumers)
+    consumers.set_defaults(run=cli_consumers.run)
 
     local = commands.add_parser("local", help="run a local Kinesis on 127.0.0.1 until interrupted")
     local.add_argument("streams", nargs="*", metavar="STREAM", help="streams to create")

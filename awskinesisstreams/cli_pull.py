@@ -1,10 +1,11 @@
 """`kinesis-streams pull`: read every shard of a stream (children after their parents) to files or standard output.
 
-Each shard is read by a PollingSource on the library's loop, as the Worker reads it: a shard
-that is behind is read again after 0.2 s (AWS allows 5 GetRecords per second per shard); one
-that is caught up waits the -z pace. --checkpoint saves each shard's last sequence number after
-every batch written, so the next run starts right after it. KPL aggregates are split into their
-user records unless --no-deaggregate is given.
+Each shard is read by a shard source on the library's loop, as the Worker reads it. Polling: a
+shard that is behind is read again after 0.2 s (AWS allows 5 GetRecords per second per shard);
+one that is caught up waits the -z pace. With --fan-out NAME, SubscribeToShard pushes them.
+--checkpoint saves each shard's last sequence number after every batch written, so the next
+run starts right after it. KPL aggregates are split into their user records unless
+--no-deaggregate is given.
 """
 
 import argparse
@@ -17,15 +18,17 @@ import re
 import sys
 import threading
 import time
-from typing import IO, Any, Dict, List, Optional, Set
+from typing import IO, Any, Dict, List, Optional, Set, Tuple
 
 from .cli_target import Target, UsageError, positive
-from .enums import AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE as ITERATOR
+from .enums import AWS_KINESIS_STREAMS_ERROR, AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE as ITERATOR
 from .error import Error
+from .fanout import StreamConsumers
+from .fanout_source import FanOutSource, closed_shards
 from .kinesis import MAX_GET_LIMIT
 from .loop import LOOP
 from .record import Record
-from .shard_source import Batch, PollingSource
+from .shard_source import Batch, PollingSource, Report, ShardSource
 
 PACE = {"fast": 1.0, "normal": 2.0, "slow": 3.0}  # seconds between calls to a caught-up shard, as kine
 MAX_FAILURES = 5  # consecutive failed calls on one shard before giving up
@@ -128,7 +131,7 @@ class Shard:
         self.parents = {description.get(key) for key in ("ParentShardId", "AdjacentParentShardId")} - {None}
         self.out = out
         self.own_file = own_file
-        self.source: Optional[PollingSource] = None
+        self.source: Optional[ShardSource] = None
         self.count = 0
         self.behind: Optional[int] = None
         self.caught_up = False
@@ -141,7 +144,7 @@ class Shard:
 
 
 class Puller:
-    """Reads the chosen shards of a stream, each from a PollingSource on the library's loop, until a stop condition holds.
+    """Reads the chosen shards of a stream, each from a shard source on the library's loop, until a stop condition holds.
 
     Records are written before the checkpoint moves past them: after a crash, the next run
     may write a batch again, never skip one.
@@ -154,6 +157,16 @@ class Puller:
         self.pace = PACE[args.speed]
         self.live = bool(args.output) and sys.stderr.isatty()
         descriptions = target.shards()
+        self.closed = closed_shards(descriptions)
+        self.fan_out: Optional[Tuple[StreamConsumers, str]] = None
+        if args.fan_out is not None:
+            consumers = StreamConsumers(self.kinesis)
+            try:
+                self.fan_out = consumers, consumers.register(args.fan_out)()["consumerARN"]
+            except Error as error:
+                if error.type is AWS_KINESIS_STREAMS_ERROR.LIBRARY_ERROR:
+                    raise UsageError("--fan-out: %s" % error.details) from None
+                raise
         known = {d["ShardId"] for d in descriptions}
         unknown = [shard for shard in args.shard or () if shard not in known]
         if unknown:
@@ -191,12 +204,21 @@ class Puller:
                 else:
                     kind = ITERATOR[self.args.type]
                     options = {"timestamp": self.args.timestamp} if kind is ITERATOR.AT_TIMESTAMP else None
-                shard.source = PollingSource(
-                    self.kinesis, shard.id, kind, options, functools.partial(self._warn, shard),
-                    isBlob=True, deaggregate=not self.args.no_deaggregate, pace=self.pace,
-                    maxFailures=MAX_FAILURES, fatal=FATAL,
-                )
+                shard.source = self._source(shard.id, kind, options, functools.partial(self._warn, shard))
                 shard.source.next(functools.partial(self._got, shard))
+
+    def _source(self, shard_id: str, kind: ITERATOR, options: Optional[Dict[str, Any]], warn: Report) -> ShardSource:
+        """SubscribeToShard with --fan-out, else GetRecords at the -z pace."""
+        settings: Dict[str, Any] = dict(
+            isBlob=True, deaggregate=not self.args.no_deaggregate, maxFailures=MAX_FAILURES, fatal=FATAL
+        )
+        if self.fan_out is None:
+            return PollingSource(self.kinesis, shard_id, kind, options, warn, pace=self.pace, **settings)
+        consumers, arn = self.fan_out
+        source = FanOutSource(consumers, arn, shard_id, kind, options, warn, **settings)
+        if shard_id in self.closed:
+            source.shard_closed(self.closed[shard_id])
+        return source
 
     def _got(self, shard: Shard, error: Optional[Error], batch: Optional[Batch]) -> None:
         if self.over.is_set():
@@ -312,6 +334,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--checkpoint", metavar="FILE", help="resume after the sequence numbers saved in FILE, and save them there")
     add("--no-deaggregate", action="store_true",
         help="write KPL aggregated records whole (by default each becomes its user records)")
+    add("--fan-out", dest="fan_out", metavar="NAME",
+        help="read by enhanced fan-out (SubscribeToShard) as stream consumer NAME, registered if missing")
 
 
 def run(args: argparse.Namespace) -> int:

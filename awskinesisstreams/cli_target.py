@@ -1,8 +1,9 @@
 """What a command-line command talks to: one stream, on one endpoint, with credentials found as the AWS CLI finds them."""
 
 import argparse
+import datetime
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, TypeVar
+from typing import Any, Callable, Dict, List, Optional, TypeVar
 
 from .buffered_producer import BufferedProducer
 from .credentials import find_settings
@@ -27,6 +28,19 @@ def positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError("%r is not a positive whole number" % text)
     return value
+
+
+def table(rows: List[List[str]]) -> str:
+    """Rows of text cells as aligned columns."""
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)
+
+
+def when(seconds: Optional[float]) -> str:
+    """Seconds since the epoch as an ISO 8601 UTC time; "-" for None."""
+    if seconds is None:
+        return "-"
+    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)

@@ -228,18 +228,11 @@ class Kinesis:
         if not isinstance(options, dict):
             raise library_error("typeOptions must be a table (dict) or None, got %s" % _describe(options))
         body: Dict[str, Any] = {"ShardId": shard_id, "ShardIteratorType": kind.name, "StreamName": self.stream_name}
-        if kind in SEQUENCE_ITERATORS:
-            number = options.get("startingSequenceNumber")
-            if not is_sequence_number(number):
-                raise library_error(
-                    "typeOptions.startingSequenceNumber (a sequence number string) is required for %s, got %s"
-                    % (kind.name, _describe(number))
-                )
+        number, timestamp = starting_point(kind, options, "typeOptions")
+        if number is not None:
             body["StartingSequenceNumber"] = number
-        elif kind is ITERATOR.AT_TIMESTAMP:
-            if "timestamp" not in options:
-                raise library_error("typeOptions.timestamp is required for AT_TIMESTAMP")
-            body["Timestamp"] = _timestamp(options["timestamp"])
+        if timestamp is not None:
+            body["Timestamp"] = timestamp
         payload = json.dumps(body, separators=(",", ":")).encode("utf-8")
 
         def send() -> str:
@@ -286,17 +279,46 @@ class Kinesis:
                 next_options = dict(options)
                 next_options["shardIterator"] = next_iterator
             millis = answer.get("MillisBehindLatest") or 0
-            try:
-                records = [_received(entry) for entry in entries]
-            except (KeyError, TypeError, ValueError, binascii.Error):
-                raise _unexpected("GetRecords", "has a malformed record", answer) from None
-            if unpack:
-                records = user_records(records)
-            if not is_blob:
-                _decode_json(records, next_options)
-            return records, millis, next_options
+            return decode_records("GetRecords", answer, is_blob, unpack, next_options), millis, next_options
 
         return send
+
+
+def decode_records(
+    action: str, answer: Dict[str, Any], is_blob: bool, unpack: bool, next_options: Optional[Dict[str, Any]]
+) -> List[Record]:
+    """The Records of a GetRecords answer or a SubscribeToShard event, as a consumer delivers them.
+
+    With `unpack`, KPL aggregates become their user records (see `user_records`). As bytes, or
+    decoded JSON; one a JSON consumer cannot decode raises UNEXPECTED_RESPONSE carrying every
+    record as bytes and `next_options`, where to read on from.
+    """
+    try:
+        records = [_received(entry) for entry in answer["Records"]]
+    except (KeyError, TypeError, ValueError, binascii.Error):
+        raise _unexpected(action, "has a malformed record", answer) from None
+    if unpack:
+        records = user_records(records)
+    if not is_blob:
+        _decode_json(records, next_options)
+    return records
+
+
+def starting_point(kind: ITERATOR, options: Dict[str, Any], where: str) -> Tuple[Optional[str], Optional[float]]:
+    """The sequence number (AT_/AFTER_SEQUENCE_NUMBER) or timestamp (AT_TIMESTAMP) that `kind` needs from `options`."""
+    if kind in SEQUENCE_ITERATORS:
+        number = options.get("startingSequenceNumber")
+        if not is_sequence_number(number):
+            raise library_error(
+                "%s.startingSequenceNumber (a sequence number string) is required for %s, got %s"
+                % (where, kind.name, _describe(number))
+            )
+        return number, None
+    if kind is ITERATOR.AT_TIMESTAMP:
+        if "timestamp" not in options:
+            raise library_error("%s.timestamp is required for AT_TIMESTAMP" % where)
+        return None, _timestamp(options["timestamp"])
+    return None, None
 
 
 def _received(entry: Dict[str, Any]) -> Record:

@@ -57,11 +57,14 @@ class Loop:
 
     # -- running things -------------------------------------------------------------
 
-    def call(self, work: Callable[[], Tuple[Any, ...]], callback: Callback) -> "Future[Tuple[Any, ...]]":
+    def call(
+        self, work: Callable[[], Tuple[Any, ...]], callback: Callback, own_thread: Optional[str] = None
+    ) -> "Future[Tuple[Any, ...]]":
         """Run `work()` on the pool, then `callback(*result)` on the loop thread.
 
         `work` must not raise: it returns the callback's arguments. The Future resolves to
-        them once the callback has returned.
+        them once the callback has returned. Work that lasts minutes (a subscription) runs
+        instead on a thread of its own, named `own_thread`, so the pool stays free.
         """
         future: "Future[Tuple[Any, ...]]" = Future()
         with self._cond:
@@ -79,7 +82,12 @@ class Loop:
                 future.set_exception(error)
                 self._enqueue(lambda: _raise(error))
 
-        pool.submit(work).add_done_callback(done)
+        if own_thread is None:
+            pool.submit(work).add_done_callback(done)
+        else:
+            task: "Future[Tuple[Any, ...]]" = Future()
+            task.add_done_callback(done)
+            threading.Thread(target=_run_into, args=(work, task), name=own_thread, daemon=True).start()
         return future
 
     def deliver(self, args: Tuple[Any, ...], callback: Callback) -> "Future[Tuple[Any, ...]]":
@@ -179,6 +187,13 @@ class Loop:
                 self._pending -= 1
                 if self._pending == 0:
                     self._cond.notify_all()
+
+
+def _run_into(work: Callable[[], Tuple[Any, ...]], task: "Future[Tuple[Any, ...]]") -> None:
+    try:
+        task.set_result(work())
+    except BaseException as error:
+        task.set_exception(error)
 
 
 def _raise(error: BaseException) -> None:

@@ -1,50 +1,37 @@
-"""The signed request: AWS Signature Version 4 and the HTTP POST of an AWS JSON-protocol call.
+"""The signed request: the HTTP POST of an AWS JSON-protocol call, signed by sigv4.py.
 
-This is the port of the Squirrel AWSRequestV4 library. It knows nothing of Kinesis: it signs
-a JSON body for a service and target, sends it on a pooled connection, and turns the answer
-into a dict or an Error (REQUEST_FAILED, UNEXPECTED_RESPONSE).
+With sigv4.py, the port of the Squirrel AWSRequestV4 library. It knows nothing of Kinesis: it
+signs a JSON body for a service and target, sends it on a pooled connection, and turns the
+answer into a dict or an Error (REQUEST_FAILED, UNEXPECTED_RESPONSE); or, for an action that
+answers an event stream, hands the answer over open.
 """
 
-import hashlib
-import hmac
 import json
 import logging
 import math
 import os
-import re
+import socket
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, Optional, Tuple
-from urllib.parse import quote, urlsplit
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Iterable, Iterator, Optional, Tuple, TypeVar
+from urllib.parse import urlsplit
 
 import requests
 from requests.structures import CaseInsensitiveDict
+from urllib3.exceptions import ReadTimeoutError
 
 from .enums import AWS_KINESIS_STREAMS_ERROR
 from .error import Error, library_error
 from .retry import Attempts, Retry
+from .sigv4 import Credentials, SigV4Signer, check_settings
 
 logger = logging.getLogger("awskinesisstreams")
+T = TypeVar("T")
 
-ALGORITHM = "AWS4-HMAC-SHA256"
-# What an HTTP header can carry as it is: the access key id and session token each go in one.
-HEADER_SAFE = re.compile(r"[!-~]+")
-# A region is one field of the signature's slash-separated scope, and part of AWS's host names.
-REGION = re.compile(r"[A-Za-z0-9._-]+")
-CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
 # `Response.content` reads 10 KiB at a time; a GetRecords answer runs to megabytes, so read it in
 # larger pieces (through the same iter_content, with the same errors).
 READ_CHUNK = 1024 * 1024
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """An access key pair, with the session token of temporary credentials. Never shown in a repr."""
-
-    accessKeyId: str
-    secretAccessKey: str = field(repr=False)
-    sessionToken: Optional[str] = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -77,110 +64,6 @@ def resolve_endpoint(service: str, region: str, endpoint: Optional[str]) -> str:
         or default_endpoint(service, region)
     )
     return chosen.rstrip("/")
-
-
-class SigV4Signer:
-    """Signs POST requests to `/` for one service, region and key pair.
-
-    The signing key is derived once per UTC day; the date strings once per second.
-    """
-
-    def __init__(self, credentials: Credentials, region: str, service: str) -> None:
-        self._credentials = credentials
-        self._region = region
-        self._service = service
-        self._key_day = ""
-        self._key = b""
-        self._second = -1
-        self._amz_date = ""
-
-    def _signing_key(self, day: str) -> bytes:
-        if day != self._key_day:
-            key = ("AWS4" + self._credentials.secretAccessKey).encode("utf-8")
-            for part in (day, self._region, self._service, "aws4_request"):
-                key = hmac.new(key, part.encode("utf-8"), hashlib.sha256).digest()
-            self._key, self._key_day = key, day
-        return self._key
-
-    def _now(self) -> str:
-        second = int(time.time())
-        if second != self._second:
-            self._amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(second))
-            self._second = second
-        return self._amz_date
-
-    def sign(
-        self, host: str, headers: Dict[str, str], body: bytes, amz_date: Optional[str] = None, path: str = "/"
-    ) -> Dict[str, str]:
-        """`headers` plus X-Amz-Date, the session token if any, and Authorization, for a POST to `path`.
-
-        Every header given is signed, with `host`; `amz_date` (YYYYMMDDTHHMMSSZ) fixes the
-        time for tests.
-        """
-        amz_date = amz_date or self._now()
-        day = amz_date[:8]
-        signed = dict(headers)
-        signed["X-Amz-Date"] = amz_date
-        if self._credentials.sessionToken:
-            signed["X-Amz-Security-Token"] = self._credentials.sessionToken
-        canonical = {"host": host}
-        for name, value in signed.items():
-            canonical[name.lower()] = " ".join(value.split())
-        names = sorted(canonical)
-        signed_headers = ";".join(names)
-        canonical_request = "POST\n%s\n\n%s\n%s\n%s" % (
-            quote(path, safe="/~"),
-            "".join("%s:%s\n" % (name, canonical[name]) for name in names),
-            signed_headers,
-            hashlib.sha256(body).hexdigest(),
-        )
-        scope = "%s/%s/%s/aws4_request" % (day, self._region, self._service)
-        string_to_sign = "%s\n%s\n%s\n%s" % (
-            ALGORITHM,
-            amz_date,
-            scope,
-            hashlib.sha256(canonical_request.encode("utf-8")).hexdigest(),
-        )
-        signature = hmac.new(self._signing_key(day), string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
-        signed["Authorization"] = "%s Credential=%s/%s, SignedHeaders=%s, Signature=%s" % (
-            ALGORITHM,
-            self._credentials.accessKeyId,
-            scope,
-            signed_headers,
-            signature,
-        )
-        return signed
-
-
-def _check_settings(endpoint: str, region: str, credentials: Credentials) -> None:
-    """Refuse, as a LIBRARY_ERROR, settings that could never be signed or sent (checked once, not per call)."""
-    wrong = []
-    if not isinstance(region, str) or not REGION.fullmatch(region):
-        wrong.append("region must be letters, digits, '-', '_' or '.'")
-    in_headers = [("accessKeyId", credentials.accessKeyId)]
-    if credentials.sessionToken:  # an empty one is not sent
-        in_headers.append(("sessionToken", credentials.sessionToken))
-    wrong += [
-        "%s must be printable ASCII with no spaces" % name
-        for name, value in in_headers
-        if not isinstance(value, str) or not HEADER_SAFE.fullmatch(value)
-    ]
-    secret = credentials.secretAccessKey
-    if not isinstance(secret, str) or not secret or not is_unicode(secret):
-        wrong.append("secretAccessKey must be a non-empty, valid Unicode string")
-    if not isinstance(endpoint, str) or not is_unicode(endpoint) or CONTROL_OR_SPACE.search(endpoint):
-        wrong.append("endpoint must be a URL with no spaces or control characters")
-    if wrong:
-        raise library_error("; ".join(wrong))
-
-
-def is_unicode(text: str) -> bool:
-    """False for a string UTF-8 (and so a signature, a body or a lease store) cannot hold: one with a lone surrogate."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _canonical_host(url: str) -> str:
@@ -217,7 +100,7 @@ class AwsJsonClient:
         timeout: Timeout = Timeout(),
         retry: Retry = Retry(),
     ) -> None:
-        _check_settings(endpoint, region, credentials)
+        check_settings(endpoint, region, credentials)
         self.endpoint = endpoint
         self.retry = retry
         self._url = endpoint + "/"
@@ -286,10 +169,22 @@ class AwsJsonClient:
         `attempts` shares one call's retry count and time budget over several requests
         (PutRecords resending its failed records); by default each call starts afresh.
         """
+        return self._retrying(action, lambda: self._answer(action, *self._post(action, body), required), attempts)
+
+    def open_stream(self, action: str, body: bytes) -> "OpenStream":
+        """POST `body` as `action` and hand back the 2xx answer still open, to be read as it arrives.
+
+        For actions that answer an event stream (SubscribeToShard). A non-2xx answer (its body
+        is JSON as usual) or none at all raises REQUEST_FAILED, after the same retries as `call`.
+        """
+        return self._retrying(action, lambda: self._open(action, body), None)
+
+    def _retrying(self, action: str, attempt: Callable[[], T], attempts: Optional[Attempts]) -> T:
+        """`attempt()` until it succeeds or the retry policy gives up; requests' exceptions become REQUEST_FAILED."""
         attempts = attempts or self.retry.start()
         while True:
             try:
-                return self._answer(action, *self._post(action, body), required)
+                return attempt()
             except requests.RequestException as exc:
                 error = Error(
                     AWS_KINESIS_STREAMS_ERROR.REQUEST_FAILED,
@@ -330,21 +225,25 @@ class AwsJsonClient:
             )
         return answer
 
-    def _post(self, action: str, body: bytes) -> Tuple[int, bytes]:
-        """Sign and POST `body`: the status and body of the answer (requests' exceptions pass through)."""
+    def _send(self, action: str, body: bytes, stream: bool = False) -> requests.Response:
+        """Sign and POST `body`; with `stream`, the answer's body is left to be read (requests' exceptions pass through)."""
         headers = self._signer.sign(
             self._host,
             {"Content-Type": self._content_type, "X-Amz-Target": self._target_prefix + "." + action},
             body,
             path=self._path,
         )
+        return self._adapter().send(
+            self._prepare(headers, body), stream=stream, timeout=self._timeout, verify=self._verify, proxies=self._proxies
+        )
+
+    def _post(self, action: str, body: bytes) -> Tuple[int, bytes]:
+        """Sign and POST `body`: the status and body of the answer (requests' exceptions pass through)."""
         debug = logger.isEnabledFor(logging.DEBUG)
         if debug:
             logger.debug("-> %s %s (%d bytes)", action, self.endpoint, len(body))
             started = time.perf_counter()
-        response = self._adapter().send(
-            self._prepare(headers, body), timeout=self._timeout, verify=self._verify, proxies=self._proxies
-        )
+        response = self._send(action, body)
         content = b"".join(response.iter_content(READ_CHUNK))
         if debug:
             logger.debug(
@@ -355,6 +254,50 @@ class AwsJsonClient:
                 (time.perf_counter() - started) * 1000,
             )
         return response.status_code, content
+
+    def _open(self, action: str, body: bytes) -> "OpenStream":
+        logger.debug("-> %s %s (%d bytes, streamed answer)", action, self.endpoint, len(body))
+        response = self._send(action, body, stream=True)
+        if not 200 <= response.status_code < 300:
+            try:
+                content = b"".join(response.iter_content(READ_CHUNK))
+            finally:
+                response.close()
+            self._answer(action, response.status_code, content, ())  # raises the status's Error
+        logger.debug("<- %s HTTP %d, stream open", action, response.status_code)
+        return OpenStream(action, self.endpoint, response)
+
+
+class OpenStream:
+    """A 2xx answer being received: its body's chunks as they arrive, until it ends or `close()` is called."""
+
+    def __init__(self, action: str, endpoint: str, response: requests.Response) -> None:
+        self.action = action
+        self.status = response.status_code
+        self.content_type = response.headers.get("Content-Type", "")
+        self._endpoint = endpoint
+        self._response = response
+
+    def chunks(self) -> Iterator[bytes]:
+        """Each piece of the body as it comes off the wire; a lost connection or a read timeout raises REQUEST_FAILED."""
+        try:
+            yield from self._response.iter_content(None)
+        except requests.RequestException as exc:
+            raise Error(
+                AWS_KINESIS_STREAMS_ERROR.REQUEST_FAILED,
+                "%s stream from %s ended: %s" % (self.action, self._endpoint, _reason(exc)),
+            ) from None
+
+    def close(self) -> None:
+        """End the answer now, from any thread: a read blocked on the socket returns at once."""
+        connection = getattr(self._response.raw, "connection", None)
+        sock = getattr(connection, "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed by the other side
+        self._response.close()
 
 
 def _decode(content: bytes) -> Any:
@@ -378,8 +321,8 @@ def _reason(exc: requests.RequestException) -> str:
     """What went wrong on the wire, in words: refused, timed out, TLS, cut short."""
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return "connect timed out"
-    if isinstance(exc, requests.exceptions.ReadTimeout):
-        return "read timed out"
+    if isinstance(exc, requests.exceptions.ReadTimeout) or (exc.args and isinstance(exc.args[0], ReadTimeoutError)):
+        return "read timed out"  # the second kind: a timeout while a streamed body was read
     if isinstance(exc, requests.exceptions.SSLError):
         return "TLS failure (%s)" % exc
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):

@@ -120,11 +120,13 @@ class AWSKinesisStreams:
         prepare: Callable[[Kinesis], Callable[[], T]],
         success: Callable[[T], Outcome],
         failure: Outcome,
+        own_thread: Optional[str] = None,
     ) -> "Future[Outcome]":
         """Check and build the call now, send it on the pool, and deliver its outcome to `callback`.
 
         `success` turns what the send returns into the callback's arguments; `failure` is
-        what follows the error on failure.
+        what follows the error on failure. A call that lasts minutes runs on a thread of its
+        own, named `own_thread`, instead of the pool.
         """
         try:
             if self._init_error is not None:
@@ -149,7 +151,7 @@ class AWSKinesisStreams:
             except Exception as exc:
                 return (_internal(name, exc),) + failure
 
-        return self._track(LOOP.call(work, callback))
+        return self._track(LOOP.call(work, callback, own_thread))
 
     def _track(self, future: "Future[Outcome]") -> "Future[Outcome]":
         """Count `future` among this instance's calls in flight until its callback has run (for close)."""

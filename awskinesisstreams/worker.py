@@ -31,8 +31,11 @@ from .error import Error, as_error, library_error
 from .kinesis import _timestamp
 from .leases import LATEST, SHARD_END, START_POSITIONS, TRIM_HORIZON, Lease, LeaseStore, SQLiteLeaseStore
 from .loop import LOOP, Timer
-from .request import Timeout, is_unicode
+from .request import Timeout
+from .sigv4 import is_unicode
 from .shard_reader import Checkpointer, LeaseLost, ShardReader
+from .fanout import CONSUMER_NAME, StreamConsumers
+from .fanout_source import FanOutSource, closed_shards
 from .shard_source import PollingSource, Report, ShardSource
 from .streams import AWSKinesisStreams
 
@@ -58,6 +61,7 @@ DEFAULTS: Dict[str, Any] = {
     "pace": "normal",
     "isBlob": False,
     "deaggregate": True,  # KPL aggregates delivered as their user records
+    "fanOut": None,  # a stream consumer's name: read by SubscribeToShard (enhanced fan-out), registered if missing
 }
 
 
@@ -126,6 +130,9 @@ class Worker(AWSKinesisStreams):
         self._sync_now = threading.Event()
         self._coordinator: Optional[threading.Thread] = None
         self._ticker: Optional[Timer] = None
+        self._consumer_arn: Optional[str] = None  # the fanOut consumer's, once registered
+        self._consumers = StreamConsumers(self._kinesis) if self._kinesis is not None else None
+        self._closed_shards: Dict[str, List[str]] = {}  # closed shard -> its children, at the last ListShards
 
     def _check_options(self) -> List[str]:
         opts, wrong = self._options, []
@@ -154,6 +161,8 @@ class Worker(AWSKinesisStreams):
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10000:
             wrong.append("limit must be an integer from 1 to 10000")
         wrong += ["%s must be a boolean" % name for name in ("isBlob", "deaggregate") if not isinstance(opts[name], bool)]
+        if opts["fanOut"] is not None and (not isinstance(opts["fanOut"], str) or not CONSUMER_NAME.match(opts["fanOut"])):
+            wrong.append("fanOut must be None or a consumer name of 1 to 128 letters, digits, '_', '.' or '-'")
         if not isinstance(opts["pace"], str) or opts["pace"] not in PACES:
             wrong.append("pace must be slow, normal or fast")
         if not bad_numbers and opts["heartbeatPeriod"] and opts["heartbeatPeriod"] * 2 > opts["leaseDuration"]:
@@ -233,6 +242,8 @@ class Worker(AWSKinesisStreams):
             try:
                 if not ready:
                     self._store.prepare()
+                    if self._options["fanOut"] is not None:
+                        self._consumer_arn = self._consumers.register(self._options["fanOut"])()["consumerARN"]
                     ready = True
                     LOOP.deliver((None,), callback)
                 if self._sync_now.is_set() or time.monotonic() - last_sync >= self._options["shardSyncPeriod"]:
@@ -283,6 +294,17 @@ class Worker(AWSKinesisStreams):
         for lease in leases.values():
             if lease.shardId not in listed and listed:
                 self._store.delete(lease)  # past retention; refused (kept for the next sync) while still renewed
+        self._learn_closed(shards)
+
+    def _learn_closed(self, shards: List[Dict[str, Any]]) -> None:
+        """Note the closed shards, and tell the fan-out sources reading them (AWS ends those itself, not every service)."""
+        closed = closed_shards(shards)
+        with self._lock:
+            self._closed_shards = closed
+            sources = [reader.source for reader in self._readers.values()]
+        for source in sources:
+            if isinstance(source, FanOutSource) and source.shardId in closed:
+                source.shard_closed(closed[source.shardId])
 
     def _balance(self) -> None:
         """Take free and expired leases up to a fair share; ask a busier worker for one if none is free."""
@@ -351,20 +373,19 @@ class Worker(AWSKinesisStreams):
                 self._store.ask(random.choice(candidates), me)
 
     def _source(self, shardId: str, type: ITERATOR, typeOptions: Optional[Dict[str, Any]], report: Report) -> ShardSource:
-        """Where a shard reader gets its batches from: GetRecords polling at this worker's pace."""
-        assert self._kinesis is not None
+        """Where a shard reader gets its batches: SubscribeToShard with fanOut, else GetRecords at this worker's pace."""
+        assert self._kinesis is not None and self._consumers is not None
         opts = self._options
-        return PollingSource(
-            self._kinesis,
-            shardId,
-            type,
-            typeOptions,
-            report,
-            isBlob=opts["isBlob"],
-            deaggregate=opts["deaggregate"],
-            limit=opts["limit"],
-            pace=self._pace,
-        )
+        settings = {"isBlob": opts["isBlob"], "deaggregate": opts["deaggregate"]}
+        if self._consumer_arn is None:
+            limits = {"limit": opts["limit"], "pace": self._pace}
+            return PollingSource(self._kinesis, shardId, type, typeOptions, report, **limits, **settings)
+        source = FanOutSource(self._consumers, self._consumer_arn, shardId, type, typeOptions, report, **settings)
+        with self._lock:
+            children = self._closed_shards.get(shardId)
+        if children is not None:
+            source.shard_closed(children)
+        return source
 
     def _read(self, lease: Lease) -> None:
         reader = ShardReader(self, lease)

@@ -1,12 +1,15 @@
-"""Benchmark: this library against boto3, side by side, on one local Kinesis in another process.
+"""Benchmark: this library against boto3 and the KPL's Python peers, side by side, on local servers.
 
-    python bench/run.py            # the full run (about a minute on 2 cores)
-    python bench/run.py --quick    # fewer repetitions and a 200,000-record memory run
+    python bench/run.py                  # the full run (about 2 to 3 minutes on 2 cores)
+    python bench/run.py --quick          # fewer rounds and records (about a minute)
+    python bench/run.py --only fanout    # one part: core, aggregation or fanout
+    python bench/run.py --profile        # where the producer's and the reader's CPU goes (a full
+                                         # run prints it anyway wherever a target is missed)
 
-Client CPU is this process's own CPU time (all its threads; the server runs in another
-process), so it does not depend on the server's speed. Each figure is the median of
-several repetitions. The user's side of each call is counted: building the Records for
-this library, building the request dicts for boto3.
+Client CPU is the measured process's own CPU time (all its threads; every server runs in a
+process of its own), so it does not depend on a server's speed. Each client runs in a fresh
+process, so none pays for another's imports and garbage; the clients alternate round after
+round, so a busy spell on a shared machine hits them all; each figure is the median.
 """
 
 import argparse
@@ -14,325 +17,296 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
-import tracemalloc
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Dict, List, Tuple
+from contextlib import ExitStack
+from importlib.metadata import version
+from typing import Dict, List, Optional, Tuple
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
+import aggregation
+import core
+import fanout
+from common import AWSKinesisStreams, LocalKinesis, StubKinesis, run_child
 
-from awskinesisstreams import AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE as ITERATOR  # noqa: E402
-from awskinesisstreams import AWSKinesisStreams  # noqa: E402
-from awskinesisstreams.local import LocalKinesis  # noqa: E402
-
-Record = AWSKinesisStreams.Record
-BATCH = 500
-RECORD_BYTES = 100
-GET_BATCH = 1000
-IN_FLIGHT = 4
-PAYLOADS = [(b"%06d" % i) * (RECORD_BYTES // 6) + b"x" * (RECORD_BYTES % 6) for i in range(BATCH)]
-KEYS = ["key-%d" % i for i in range(BATCH)]
+PARTS = ("core", "aggregation", "fanout")
+PROFILE_LINES = 25
+ROUND_SIDES = ("library", "boto3", "kpl-agg", "fanout")
 
 
-class StubKinesis(LocalKinesis):
-    """bench/stub.py: answers PutRecords and stores nothing, for the million-record memory run."""
-
-    def command(self) -> List[str]:
-        return [sys.executable, os.path.join(HERE, "stub.py"), str(self.port)]
-
-
-def cpu_per(unit_count: int, run: Callable[[], None], repeats: int) -> float:
-    """Median client CPU seconds per unit over `repeats` runs of `run()` (each doing `unit_count` units)."""
-    samples = []
-    for _ in range(repeats):
-        started = time.process_time()
-        run()
-        samples.append((time.process_time() - started) / unit_count)
-    return statistics.median(samples)
+def sizes(quick: bool) -> Dict[str, int]:
+    """How many records each measure uses, per round where it runs every round."""
+    if quick:
+        return {"put": 20_000, "aiokpl": 2_000, "throughput": 200_000, "memory": 200_000, "fanout": 2_000}
+    return {"put": 50_000, "aiokpl": 5_000, "throughput": 300_000, "memory": 1_000_000, "fanout": 5_000}
 
 
-def rate(record_count: int, run: Callable[[], None], repeats: int) -> float:
-    """Median wall-clock records per second over `repeats` runs."""
-    samples = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run()
-        samples.append(record_count / (time.perf_counter() - started))
-    return statistics.median(samples)
+# -- in a child process ---------------------------------------------------------------
 
 
-# -- this library ---------------------------------------------------------------------
+def child_figures(args: argparse.Namespace) -> Dict:
+    """What one child measures: a client's figures, the memory run, the throughput run or a profile."""
+    ports = json.loads(args.ports)
+    moto, stub, mock = (LocalKinesis(ports.get(name, 0)) for name in ("moto", "stub", "mock"))
+    count = sizes(args.quick)
+    if args.child == "fanout":
+        return fanout.measure(mock, args.round, count["fanout"])
+    if args.child == "memory":
+        return core.memory_run(stub.endpoint, args.memory_records or count["memory"])
+    if args.child == "throughput":
+        return aggregation.throughput(count["throughput"])
+    if args.child == "profile-put":
+        return {"profile": aggregation.profile_put(stub, count["put"], PROFILE_LINES)}
+    if args.child == "profile-read":
+        return {"profile": aggregation.profile_read(moto, PROFILE_LINES)}
+    figures = {}
+    if "core" in args.parts and args.child != "kpl-agg":
+        figures.update(core.measure(args.child, moto, stub))
+    if "aggregation" in args.parts:
+        figures.update(aggregation.measure(args.child, stub, moto, count["put"]))
+    return figures
 
 
-def library_side(server: LocalKinesis, put_stream: str):
-    producer = AWSKinesisStreams.Producer(
-        server.region, server.accessKeyId, server.secretAccessKey, put_stream, endpoint=server.endpoint
-    )
-
-    def put_records(batches: int) -> None:
-        for _ in range(batches):
-            records = [Record(data, key) for data, key in zip(PAYLOADS, KEYS)]
-            err, failed, _results = producer.putRecords(records).result()
-            assert err is None and failed == 0, err
-
-    def put_record(calls: int) -> None:
-        for i in range(calls):
-            err, result = producer.putRecord(Record(PAYLOADS[i % BATCH], KEYS[i % BATCH])).result()
-            assert err is None and result.sequenceNumber, err
-
-    def put_records_in_flight(batches: int) -> None:
-        pending: deque = deque()
-        for _ in range(batches):
-            if len(pending) == IN_FLIGHT:
-                assert pending.popleft().result()[0] is None
-            pending.append(producer.putRecords([Record(data, key) for data, key in zip(PAYLOADS, KEYS)]))
-        while pending:
-            assert pending.popleft().result()[0] is None
-
-    return put_records, put_record, put_records_in_flight
+# -- in the parent --------------------------------------------------------------------
 
 
-def library_reader(server: LocalKinesis, stream: str, is_blob: bool) -> Callable[[int], None]:
-    consumer = AWSKinesisStreams.Consumer(
-        server.region, server.accessKeyId, server.secretAccessKey, stream, is_blob, endpoint=server.endpoint
-    )
-    err, shards = consumer.getShards(None).result()
-    err, iterator = consumer.getShardIterator(shards[0], ITERATOR.TRIM_HORIZON, None, None).result()
-    options = {"shardIterator": iterator, "limit": GET_BATCH}
-
-    def get_records(calls: int) -> None:
-        for _ in range(calls):
-            err, records, _millis, _next = consumer.getRecords(options, None).result()
-            assert err is None and len(records) == GET_BATCH, err
-
-    return get_records
+BEGAN = time.perf_counter()
 
 
-# -- boto3 ----------------------------------------------------------------------------
+def progress(what: str) -> None:
+    """A line on standard error, so a long run shows where it is."""
+    print("[%5.1f s] %s" % (time.perf_counter() - BEGAN, what), file=sys.stderr, flush=True)
 
 
-def boto3_client(server: LocalKinesis):
-    import boto3  # here, so the library's own process never imports it
-    from botocore.config import Config
-
-    return boto3.client(
-        "kinesis",
-        region_name=server.region,
-        aws_access_key_id=server.accessKeyId,
-        aws_secret_access_key=server.secretAccessKey,
-        endpoint_url=server.endpoint,
-        config=Config(max_pool_connections=IN_FLIGHT * 2, retries={"max_attempts": 0}),
-    )
+def child(kind: str, args: argparse.Namespace, ports: Dict[str, int], round_number: int = 0) -> Dict:
+    """Run this script as a `kind` child in a fresh process and return the JSON it prints."""
+    progress("%s%s" % (kind, " (round %d)" % (round_number + 1) if kind in ROUND_SIDES else ""))
+    command = [sys.executable, os.path.abspath(__file__), "--child", kind, "--ports", json.dumps(ports),
+               "--round", str(round_number), "--only", *args.parts]
+    if args.quick:
+        command.append("--quick")
+    if args.memory_records:
+        command += ["--memory-records", str(args.memory_records)]
+    return json.loads(run_child(command, timeout=600))
 
 
-def boto3_side(server: LocalKinesis, put_stream: str):
-    client = boto3_client(server)
-
-    def put_batch() -> None:
-        records = [{"Data": data, "PartitionKey": key} for data, key in zip(PAYLOADS, KEYS)]
-        answer = client.put_records(Records=records, StreamName=put_stream)
-        assert answer["FailedRecordCount"] == 0
-
-    def put_records(batches: int) -> None:
-        for _ in range(batches):
-            put_batch()
-
-    def put_record(calls: int) -> None:
-        for i in range(calls):
-            answer = client.put_record(StreamName=put_stream, Data=PAYLOADS[i % BATCH], PartitionKey=KEYS[i % BATCH])
-            assert answer["SequenceNumber"]
-
-    def put_records_in_flight(batches: int) -> None:
-        with ThreadPoolExecutor(IN_FLIGHT) as pool:
-            for future in [pool.submit(put_batch) for _ in range(batches)]:
-                future.result()
-
-    return put_records, put_record, put_records_in_flight
-
-
-def boto3_reader(server: LocalKinesis, stream: str, is_blob: bool) -> Callable[[int], None]:
-    client = boto3_client(server)
-    shard = client.list_shards(StreamName=stream)["Shards"][0]["ShardId"]
-    iterator = client.get_shard_iterator(StreamName=stream, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-
-    def get_records(calls: int) -> None:
-        for _ in range(calls):
-            records = client.get_records(ShardIterator=iterator, Limit=GET_BATCH)["Records"]
-            if not is_blob:
-                values = [json.loads(record["Data"]) for record in records]
-                assert len(values) == GET_BATCH
-            assert len(records) == GET_BATCH
-
-    return get_records
+def run_rounds(args: argparse.Namespace, ports: Dict[str, int], stub: Optional[LocalKinesis]) -> Tuple[Dict, List[str]]:
+    """Every client's figures, each the median of the rounds, as {side: {key: value}}; and what was left out."""
+    sides = [] if args.parts == ["fanout"] else ["library", "boto3"]
+    notes = []
+    python = None
+    if "aggregation" in args.parts:
+        sides.append("kpl-agg")
+        python, why = aggregation.aiokpl_python()
+        if python is None:
+            notes.append("aiokpl is left out: its environment could not be made (%s)" % why)
+    if "fanout" in args.parts:
+        sides.append("fanout")
+    rounds: List[Dict[str, Dict[str, float]]] = []
+    for round_number in range(args.repeats):
+        figures = {side: child(side, args, ports, round_number) for side in sides}
+        if python is not None and stub is not None:
+            progress("aiokpl (round %d)" % (round_number + 1))
+            try:
+                figures["aiokpl"] = {"agg_put": aggregation.aiokpl_put(python, stub, sizes(args.quick)["aiokpl"])}
+            except Exception as error:  # its own environment: say so and go on without it
+                notes.append("aiokpl is left out from round %d on: %s" % (round_number + 1, error))
+                python = None
+        rounds.append(figures)
+    last = {side: figures for r in rounds for side, figures in r.items()}
+    medians = {
+        side: {key: statistics.median(r[side][key] for r in rounds if side in r) for key in figures}
+        for side, figures in last.items()
+    }
+    return medians, notes
 
 
-# -- the memory run -------------------------------------------------------------------
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="3 rounds and fewer records (200,000 in the memory run)")
+    parser.add_argument("--only", nargs="+", choices=("all",) + PARTS, default=["all"], help="which parts to run")
+    parser.add_argument("--profile", action="store_true", help="print where the producer's and the reader's CPU goes")
+    parser.add_argument("--memory-records", type=int, default=None, help="records in the memory run (1,000,000)")
+    parser.add_argument("--repeats", type=int, default=None, help="rounds (default 5, --quick 3)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--ports", default="{}", help=argparse.SUPPRESS)
+    parser.add_argument("--round", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    args.parts = list(PARTS) if "all" in args.only else [part for part in PARTS if part in args.only]
+    args.repeats = args.repeats or (3 if args.quick else 5)
+    if args.child:
+        print(json.dumps(child_figures(args)))
+        return
+    with ExitStack() as servers:
+        progress("servers and streams")
+        ports: Dict[str, int] = {}
+        stub = None
+        if args.parts != ["fanout"]:
+            moto = servers.enter_context(LocalKinesis())
+            stub = servers.enter_context(StubKinesis())
+            ports.update(moto=moto.port, stub=stub.port)
+        if "core" in args.parts:
+            core.fill(moto)
+        if "aggregation" in args.parts:
+            aggregation.fill_aggregated(moto)
+        if "fanout" in args.parts:
+            from servers import KinesisMock
 
-
-def rss_mib() -> float:
-    """The resident set size of this process now, in MiB."""
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-def memory_run(endpoint: str, total: int) -> Dict[str, Dict[str, float]]:
-    """Put `total` records through putRecords (4 in flight); RSS and traced memory at 10%, 50% and 100%.
-
-    The peak RSS is sampled after every call (getrusage's maximum would include the parent
-    process's, inherited across fork and exec).
-    """
-    producer = AWSKinesisStreams.Producer("us-east-1", "testing", "testing", "bench-memory", endpoint=endpoint)
-    tracemalloc.start()
-    pending: deque = deque()
-    marks = {}
-    sent = 0
-    peak_rss = rss_mib()
-    while sent < total:
-        if len(pending) == IN_FLIGHT:
-            assert pending.popleft().result()[0] is None
-            peak_rss = max(peak_rss, rss_mib())
-        pending.append(producer.putRecords([Record(data, key) for data, key in zip(PAYLOADS, KEYS)]))
-        sent += BATCH
-        if sent in (total // 10, total // 2, total):
-            while pending:
-                assert pending.popleft().result()[0] is None
-            current, peak = tracemalloc.get_traced_memory()
-            rss = rss_mib()
-            peak_rss = max(peak_rss, rss)
-            marks[sent] = {"rss": rss, "peak_rss": peak_rss, "traced": current / 2**20, "traced_peak": peak / 2**20}
-            tracemalloc.reset_peak()  # the next peak is that of the records sent after this mark
-    tracemalloc.stop()
-    return {"marks": marks}
+            mock = servers.enter_context(KinesisMock())
+            ports["mock"] = mock.port
+            fanout.fill(mock, sizes(args.quick)["fanout"])
+        medians, notes = run_rounds(args, ports, stub)
+        extra = {}
+        if "core" in args.parts:
+            extra["memory"] = child("memory", args, ports)
+        if "aggregation" in args.parts:
+            extra["throughput"] = child("throughput", args, ports)
+            # Where a target is missed, the full run shows why; --quick only with --profile.
+            explain_misses = not args.quick
+            if args.profile or (explain_misses and not all(met for _line, met in producer_targets(medians))):
+                extra["profile-put"] = child("profile-put", args, ports)["profile"]
+            if args.profile or (explain_misses and not reader_target(medians)[1]):
+                extra["profile-read"] = child("profile-read", args, ports)["profile"]
+    report(args, medians, extra, notes, time.perf_counter() - BEGAN)
 
 
 # -- the report -----------------------------------------------------------------------
 
 
-def fill(server: LocalKinesis, stream: str, is_blob: bool) -> None:
-    """Put GET_BATCH records of about 100 bytes (JSON objects or raw bytes) into a one-shard stream."""
-    server.create_stream(stream, 1)
-    producer = AWSKinesisStreams.Producer(
-        server.region, server.accessKeyId, server.secretAccessKey, stream, endpoint=server.endpoint
-    )
-    for start in range(0, GET_BATCH, BATCH):
-        if is_blob:
-            records = [Record(PAYLOADS[i], KEYS[i]) for i in range(BATCH)]
-        else:
-            records = [Record({"n": start + i, "text": "x" * 80}, KEYS[i]) for i in range(BATCH)]
-        err, failed, _ = producer.putRecords(records).result()
-        assert err is None and failed == 0, err
+def report(args: argparse.Namespace, medians: Dict, extra: Dict, notes: List[str], seconds: float) -> None:
+    """Print every table of the parts that ran, and what was left out."""
+    print("awskinesisstreams %s, Python %s, %s, %d cores (nproc), median of %d alternating rounds" % (
+        AWSKinesisStreams.VERSION, platform.python_version(), platform.machine(), os.cpu_count() or 0, args.repeats))
+    print(what_ran(args.parts))
+    if "core" in args.parts:
+        print("\n## The faithful calls against boto3's")
+        print("(moto closes the connection after each answer; the stub server keeps it open, as AWS does)\n")
+        ours, theirs = medians["library"], medians["boto3"]
+        print(markdown(["measure", "awskinesisstreams", "boto3", "ratio"], [
+            [label, _num(ours[key] * scale, unit), _num(theirs[key] * scale, unit),
+             "%.1fx" % (theirs[key] / ours[key] if smaller else ours[key] / theirs[key])]
+            for key, label, unit, scale, smaller in core.MEASURES
+        ]))
+        print_memory(extra["memory"]["marks"])
+    if "aggregation" in args.parts:
+        print_aggregation(medians, extra, sizes(args.quick)["put"])
+    if "fanout" in args.parts:
+        polled, pushed = medians["fanout"]["poll_cpu"], medians["fanout"]["fanout_cpu"]
+        print("\n## Enhanced fan-out against polling: client CPU per record delivered")
+        print("(%s records of 100 B in one shard, kinesis-mock, both read from TRIM_HORIZON in the same process)\n" % (
+            "{:,}".format(sizes(args.quick)["fanout"])))
+        print(markdown(["reader", "client CPU per record", "against polling"], [
+            ["getRecords polling, one call", _num(polled * 1e6, "us"), "1.0x"],
+            ["subscribeToShard (enhanced fan-out)", _num(pushed * 1e6, "us"), "%.2fx" % (pushed / polled)],
+        ]))
+        print("\n" + fanout.LATENCY_NOTE + ".")
+    for note in notes:
+        print("\n" + note)
+    print("\nran in %.0f s" % seconds)
 
 
-def table(rows: List[Tuple[str, str, float, float, bool]]) -> str:
-    """Rows of (what, unit, library, boto3, smaller_is_better) as a Markdown table with the ratio."""
-    lines = [
-        "| measure | awskinesisstreams | boto3 | ratio |",
-        "| --- | ---: | ---: | ---: |",
-    ]
-    for what, unit, ours, theirs, smaller_better in rows:
-        ratio = theirs / ours if smaller_better else ours / theirs
-        lines.append("| %s | %s %s | %s %s | %.1fx |" % (what, _num(ours), unit, _num(theirs), unit, ratio))
-    return "\n".join(lines)
-
-
-def _num(value: float) -> str:
-    return "{:,.0f}".format(value) if value >= 1000 else "%.2f" % value if value < 10 else "%.1f" % value
-
-
-MEASURES = [
-    # key, label, unit, scale, smaller is better
-    ("put_records_cpu", "putRecords, client CPU per record (500 x 100 B)", "us", 1e6, True),
-    ("put_record_cpu", "putRecord, client CPU per call", "ms", 1e3, True),
-    ("put_record_cpu_keepalive", "putRecord, client CPU per call (stub server, keep-alive)", "ms", 1e3, True),
-    ("get_json_cpu", "getRecords JSON, client CPU per record (1000 a call)", "us", 1e6, True),
-    ("get_blob_cpu", "getRecords blob, client CPU per record (1000 a call)", "us", 1e6, True),
-    ("rate_moto", "putRecords, %d in flight, wall clock (moto server)" % IN_FLIGHT, "rec/s", 1, False),
-    ("rate_stub", "putRecords, %d in flight, wall clock (stub server)" % IN_FLIGHT, "rec/s", 1, False),
-]
-
-
-def measure(side: str, moto: LocalKinesis, stub: LocalKinesis, repeats: int) -> Dict[str, float]:
-    """Every figure of one client (`library` or `boto3`), in this process."""
-    writer, reader = (library_side, library_reader) if side == "library" else (boto3_side, boto3_reader)
-    put_records, put_record, in_flight = writer(moto, "bench-put")
-    _, put_record_stub, in_flight_stub = writer(stub, "bench-stub")
-    put_records(1)  # warm up: connections, imports, caches
-    put_record(5)
-    put_record_stub(5)
-    in_flight_stub(IN_FLIGHT)
-    figures = {
-        "put_records_cpu": cpu_per(4 * BATCH, lambda: put_records(4), repeats),
-        "put_record_cpu": cpu_per(100, lambda: put_record(100), repeats),
-        "put_record_cpu_keepalive": cpu_per(300, lambda: put_record_stub(300), repeats),
-    }
-    for stream, is_blob, key in (("bench-json", False, "get_json_cpu"), ("bench-blob", True, "get_blob_cpu")):
-        get_records = reader(moto, stream, is_blob)
-        get_records(1)
-        figures[key] = cpu_per(2 * GET_BATCH, lambda: get_records(2), repeats)
-    figures["rate_moto"] = rate(8 * BATCH, lambda: in_flight(8), repeats)
-    figures["rate_stub"] = rate(40 * BATCH, lambda: in_flight_stub(40), repeats)
-    return figures
-
-
-def child(*args: str) -> Dict:
-    """Run this script with `args` in a fresh process and return the JSON it prints."""
-    out = subprocess.run(
-        [sys.executable, os.path.abspath(__file__), *args], check=True, capture_output=True, text=True, timeout=150
-    )
-    return json.loads(out.stdout)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repetitions, 200,000 records in the memory run")
-    parser.add_argument("--memory-records", type=int, default=None, help="records in the memory run (default 1,000,000)")
-    parser.add_argument("--side", choices=("library", "boto3"), help=argparse.SUPPRESS)
-    parser.add_argument("--memory-child", metavar="ENDPOINT", help=argparse.SUPPRESS)
-    parser.add_argument("--ports", type=int, nargs=2, help=argparse.SUPPRESS)
-    parser.add_argument("--repeats", type=int, default=None, help="rounds of each measure (default 5, --quick 3)")
-    args = parser.parse_args()
-    repeats = args.repeats or (3 if args.quick else 5)
-    if args.memory_child:
-        print(json.dumps(memory_run(args.memory_child, args.memory_records)))
-        return
-    if args.side:
-        print(json.dumps(measure(args.side, LocalKinesis(args.ports[0]), StubKinesis(args.ports[1]), repeats)))
-        return
-    memory_records = args.memory_records or (200_000 if args.quick else 1_000_000)
-    began = time.perf_counter()
-    with LocalKinesis() as moto, StubKinesis() as stub:
-        moto.create_stream("bench-put", 4)
-        fill(moto, "bench-json", False)
-        fill(moto, "bench-blob", True)
-        ports = ["--ports", str(moto.port), str(stub.port), "--repeats", "1"]
-        # Each client in its own fresh process, so neither pays for the other's imports (and their garbage
-        # collection); the two alternate, round after round, so a busy spell on a shared machine hits both.
-        rounds = [(child("--side", "library", *ports), child("--side", "boto3", *ports)) for _ in range(repeats)]
-        ours, theirs = ({key: statistics.median(r[side][key] for r in rounds) for key in rounds[0][side]} for side in (0, 1))
-        memory = child("--memory-child", stub.endpoint, "--memory-records", str(memory_records))
-    print("awskinesisstreams %s vs boto3 %s, Python %s, %s, %d cores (nproc), median of %d alternating rounds" % (
-        AWSKinesisStreams.VERSION, _version("boto3"), platform.python_version(), platform.machine(),
-        os.cpu_count() or 0, repeats))
-    print("server: moto %s in another process (it closes the connection after each answer);" % _version("moto"))
-    print("the stub server (bench/stub.py, keep-alive, stores nothing) where said\n")
-    print(table([(label, unit, ours[key] * scale, theirs[key] * scale, smaller) for key, label, unit, scale, smaller in MEASURES]))
-    marks = memory["marks"]
+def print_memory(marks: Dict[str, Dict[str, float]]) -> None:
     last = max(marks, key=int)
     print("\nmemory of this library, %s records through putRecords (%d in flight, stub server, fresh process):" % (
-        "{:,}".format(int(last)), IN_FLIGHT))
+        "{:,}".format(int(last)), core.IN_FLIGHT))
     for mark in sorted(marks, key=int):
         m = marks[mark]
-        print("  after %9s records: RSS %5.1f MiB (peak so far %5.1f MiB), traced %4.2f MiB (peak since the line above %4.2f MiB)" % (
-            "{:,}".format(int(mark)), m["rss"], m["peak_rss"], m["traced"], m["traced_peak"]))
-    print("\nran in %.0f s" % (time.perf_counter() - began))
+        print("  after %9s records: RSS %5.1f MiB (peak so far %5.1f MiB), "
+              "traced %4.2f MiB (peak since the line above %4.2f MiB)" % (
+                  "{:,}".format(int(mark)), m["rss"], m["peak_rss"], m["traced"], m["traced_peak"]))
 
 
-def _version(module: str) -> str:
-    return __import__(module).__version__
+def producer_targets(medians: Dict) -> List[Tuple[str, bool]]:
+    """The producer targets of issue 11, each as (what was measured, met?)."""
+    ours = medians["library"]["agg_put"]
+    lines = [("producer %.2f us per user record (target <= %.0f us)" % (ours * 1e6, aggregation.TARGET_PRODUCER_US),
+              ours * 1e6 <= aggregation.TARGET_PRODUCER_US)]
+    for side, name, target in (("boto3", "boto3 put_records", aggregation.TARGET_VS_BOTO3),
+                               ("kpl-agg", "aws-kinesis-agg aggregating alone", aggregation.TARGET_VS_AGGREGATOR)):
+        ratio = medians[side]["agg_put"] / ours
+        lines.append(("%.1fx cheaper than %s (target >= %.0fx)" % (ratio, name, target), ratio >= target))
+    return lines
+
+
+def reader_target(medians: Dict) -> Tuple[str, bool]:
+    """The reader target of issue 11, as (what was measured, met?)."""
+    ratio = medians["boto3"]["agg_read"] / medians["library"]["agg_read"]
+    target = aggregation.TARGET_READER_VS_PEER
+    return "reader %.1fx cheaper than boto3 + aws-kinesis-agg (target >= %.0fx)" % (ratio, target), ratio >= target
+
+
+def print_aggregation(medians: Dict, extra: Dict, put_records: int) -> None:
+    ours = medians["library"]["agg_put"]
+    print("\n## KPL aggregation: client CPU per user record (100 B, 1000 partition keys, a callback each)")
+    print("(producers: the stub server, 4 shards; readers: %s user records in %d-byte aggregates on moto)\n" % (
+        "{:,}".format(aggregation.READ_USER_RECORDS), aggregation.AGGREGATE_BYTES))
+    rows = [
+        ("awskinesisstreams BufferedProducer(aggregate=True), putRecord each", "library"),
+        ("boto3 put_records, 500 a call, not aggregated", "boto3"),
+        ("aws-kinesis-agg RecordAggregator, aggregating alone, nothing sent", "kpl-agg"),
+        ("aiokpl 0.2.0 Producer, put_record each, outcome awaited", "aiokpl"),
+    ]
+    table = [[label, _num(medians[side]["agg_put"] * 1e6, "us"), "%.1fx" % (medians[side]["agg_put"] / ours)]
+             for label, side in rows if side in medians]
+    reader, peer = medians["library"]["agg_read"], medians["boto3"]["agg_read"]
+    table += [
+        ["awskinesisstreams Consumer(deaggregate=True).getRecords", _num(reader * 1e6, "us"), "1.0x"],
+        ["boto3 get_records + aws-kinesis-agg deaggregate", _num(peer * 1e6, "us"), "%.1fx" % (peer / reader)],
+    ]
+    print(markdown(["client", "client CPU per user record", "against awskinesisstreams"], table))
+    targets = producer_targets(medians) + [reader_target(medians)]
+    print("\ntargets:")
+    for line, met in targets:
+        print("  %s %s" % ("met:   " if met else "MISSED:", line))
+    if not all(met for _line, met in targets) and not extra.keys() & {"profile-put", "profile-read"}:
+        print("  (--profile shows where the time goes; a full run shows it wherever a target is missed)")
+    t = extra["throughput"]
+    print("\nthroughput, BufferedProducer at default settings into a 4-shard kinesalite stream, "
+          "%s user records in %.1f s:" % ("{:,}".format(t["records"]), t["seconds"]))
+    print("  steady (the second half): %s user records/s, %.2f MiB/s as Kinesis counts it (aggregates and their keys),"
+          " %.0f%% of the 4 MiB/s that rateLimit=1.0 allows on 4 shards; %.2f MiB/s of user data and keys" % (
+              _num(t["steady_rps"], ""), t["steady_kinesis_mibps"], 100 * t["steady_kinesis_mibps"] / 4,
+              t["steady_user_mibps"]))
+    print("  overall, the start's burst included: %s user records/s, %.2f MiB/s" % (
+        _num(t["overall_rps"], ""), t["overall_kinesis_mibps"]))
+    for key, what, records, measured in (
+        ("profile-put", "buffered producer", put_records, medians["library"]["agg_put"]),
+        ("profile-read", "deaggregating reader", 4 * aggregation.READ_USER_RECORDS, reader),
+    ):
+        if key in extra:
+            print("\nwhere the %s's CPU goes: cProfile of every thread, %s user records, the %d functions with "
+                  "the most CPU of their own (the profiler's own cost taken out), each as its share and that share "
+                  "of the %.2f us a user record measured above:" % (
+                      what, "{:,}".format(records), PROFILE_LINES, measured * 1e6))
+            print("  %6s %8s %9s  %s" % ("share", "~us/rec", "calls/rec", "function"))
+            for where, calls, share in extra[key]:
+                print("  %5.1f%% %8.3f %9.3f  %s" % (100 * share, share * measured * 1e6, calls, where))
+
+
+def what_ran(parts: List[str]) -> str:
+    """The peers and servers the parts that ran use, with their versions."""
+    import servers
+
+    peers, local = [], []
+    if parts != ["fanout"]:
+        peers.append("boto3 %s" % version("boto3"))
+        local += ["moto %s" % version("moto"), "bench/stub.py"]
+    if "aggregation" in parts:
+        peers += ["aws-kinesis-agg %s" % version("aws-kinesis-agg"), aggregation.AIOKPL + " (own environment)"]
+        local.append("kinesalite %s" % servers.KINESALITE_VERSION)
+    if "fanout" in parts:
+        local.append("kinesis-mock (npm kinesis-local %s)" % servers.KINESIS_MOCK_VERSION)
+    return "peers: %s; servers: %s" % (", ".join(peers) or "none", ", ".join(local))
+
+
+def markdown(header: List[str], rows: List[List[str]]) -> str:
+    """A Markdown table, the first column left-aligned and the others right-aligned."""
+    lines = ["| " + " | ".join(header) + " |", "| --- |" + " ---: |" * (len(header) - 1)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
+def _num(value: float, unit: str) -> str:
+    text = "{:,.0f}".format(value) if value >= 1000 else "%.2f" % value if value < 10 else "%.1f" % value
+    return (text + " " + unit).strip()
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from awskinesisstreams import AWS_KINESIS_STREAMS_ERROR as ERR, AWSKinesisStreams
 from awskinesisstreams.local import LocalKinesis
 from atomic_dynamodb import dynamodb_endpoint  # noqa: F401  (a fixture: DynamoDB on moto, made atomic)
-from servers import Dynalite, Kinesalite
+from servers import Dynalite, Kinesalite, KinesisMock
 
 
 @pytest.fixture(scope="session")
@@ -116,3 +116,10 @@ def exactly_one_outcome(call, *, server_may_refuse=False):
     if err is not None and err.type != ERR.LIBRARY_ERROR:
         assert err.httpStatus is not None  # the server answered: it judged the argument, not the library
     return outcome
+
+
+@pytest.fixture(scope="session")
+def kinesis_mock():
+    """kinesis-mock: the server with stream consumers and SubscribeToShard (enhanced fan-out)."""
+    with KinesisMock() as server:
+        yield server

@@ -82,7 +82,36 @@ class Faults:
     actions: FrozenSet[str] = frozenset()
 
 
-class Proxy:
+class QuietHandler(http.server.BaseHTTPRequestHandler):
+    """HTTP/1.1 with keep-alive, logging nothing."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class LoopbackServer:
+    """A threaded HTTP server on 127.0.0.1 and a free port, serving in the background inside a `with` block."""
+
+    def _serve(self, handler: type, tls: Optional[ssl.SSLContext] = None) -> None:
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+        self.endpoint = "%s://127.0.0.1:%d" % ("https" if tls else "http", self._server.server_address[1])
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+
+    def __enter__(self) -> "LoopbackServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class Proxy(LoopbackServer):
     """Forwards POSTs from 127.0.0.1:<port> to `upstream`, recording every call in `calls`."""
 
     def __init__(
@@ -102,22 +131,12 @@ class Proxy:
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._random = random.Random(faults.seed if faults else 0)
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        if tls is not None:
-            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
-        self.endpoint = "%s://127.0.0.1:%d" % ("https" if tls else "http", self._server.server_address[1])
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+        self._serve(self._handler(), tls)
 
     def _handler(self) -> type:
         proxy = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 target = self.headers.get("X-Amz-Target", "")
@@ -227,11 +246,3 @@ class Proxy:
         """The actions called so far, in order."""
         with self._lock:
             return [call.action for call in self.calls]
-
-    def __enter__(self) -> "Proxy":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._server.shutdown()
-        self._server.server_close()

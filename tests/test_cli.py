@@ -16,7 +16,7 @@ import time
 
 import pytest
 from aws_kinesis_agg.aggregator import AggRecord
-from conftest import boto_kinesis, new_stream
+from conftest import boto_kinesis, new_stream, wait_for
 from proxy import Proxy, Reply, aws_error
 
 from awskinesisstreams.aggregation import MAGIC, deaggregate
@@ -541,3 +541,64 @@ def test_pull_n_inside_an_aggregate_checkpoints_before_it(env, moto_server, tmp_
     written = [r["data"] for r in lines_of(out)["shardId-000000000000"]]
     assert written == ["a0", "a1", "a2", "b0", "b0", "b1", "b2"]
     assert json.loads(checkpoint.read_text())["sequenceNumbers"] == {"shardId-000000000000": sequences[1]}
+
+
+# -- consumers (enhanced fan-out) on kinesis-mock ------------------------------------------------
+
+
+@pytest.fixture
+def mock_env(env, kinesis_mock):
+    return dict(env, AWS_ENDPOINT_URL_KINESIS=kinesis_mock.endpoint)
+
+
+def test_consumers_register_list_deregister(mock_env, kinesis_mock):
+    name = new_stream(kinesis_mock, 1)
+    empty = run(mock_env, "consumers", name)
+    assert empty.returncode == 0 and empty.stdout.decode().strip() == "stream %s has no registered consumers" % name
+    registered = run(mock_env, "consumers", name, "--register", "app", "--json")
+    assert registered.returncode == 0, registered.stderr
+    description = json.loads(registered.stdout)
+    assert description["consumerName"] == "app" and description["consumerStatus"] == "ACTIVE"
+    again = run(mock_env, "consumers", name, "--register", "app", "--json")
+    assert json.loads(again.stdout) == description
+    listed = run(mock_env, "consumers", name).stdout.decode().splitlines()
+    assert listed[0].split() == ["NAME", "STATUS", "CREATED", "ARN"]
+    assert listed[1].split()[:2] == ["app", "ACTIVE"] and listed[1].split()[3] == description["consumerARN"]
+    assert json.loads(run(mock_env, "consumers", name, "--json").stdout) == [description]
+    gone = run(mock_env, "consumers", name, "--deregister", "app")
+    assert gone.returncode == 0 and gone.stdout.decode().strip() == "deregistered app"
+    # DELETING for a moment, then gone
+    assert wait_for(lambda: json.loads(run(mock_env, "consumers", name, "--json").stdout) == [], 20, 0.2)
+
+
+def test_consumers_mistakes_are_the_users(mock_env, kinesis_mock):
+    name = new_stream(kinesis_mock, 1)
+    assert_user_error(run(mock_env, "consumers", name, "--register", "bad name"), "consumerName must be")
+    assert_user_error(run(mock_env, "consumers", name, "--deregister", "nobody"), "has no consumer named 'nobody'")
+    assert_user_error(run(mock_env, "consumers", "no-such-stream"), "does not exist")
+    assert_user_error(run(mock_env, "consumers", name, "--register", "a", "--deregister", "b"), "not allowed with")
+
+
+def test_pull_fan_out_reads_every_shard_and_resumes_from_its_checkpoint(mock_env, kinesis_mock, tmp_path):
+    stream = new_stream(kinesis_mock, 3)
+    sent = ['{"n": %d}' % i for i in range(300)]
+    put = run(mock_env, "put", stream, input="\n".join(sent).encode() + b"\n")
+    assert put.returncode == 0, put.stderr
+    out, checkpoint = tmp_path / "out", tmp_path / "checkpoint.json"
+    pull = run(mock_env, "pull", stream, "-t", "TRIM_HORIZON", "-o", str(out), "--until-caught-up",
+               "--fan-out", "cli-app", "--checkpoint", str(checkpoint))
+    assert pull.returncode == 0, pull.stderr
+    by_shard = lines_of(out)
+    assert sorted(by_shard) == ["shardId-00000000000%d" % i for i in range(3)]
+    assert sorted(r["data"] for records in by_shard.values() for r in records) == sorted(sent)
+    assert "cli-app" in run(mock_env, "consumers", stream).stdout.decode()  # registered by pull
+    more = ['{"n": %d}' % i for i in range(300, 310)]
+    assert run(mock_env, "put", stream, input="\n".join(more).encode() + b"\n").returncode == 0
+    again = run(mock_env, "pull", stream, "--fan-out", "cli-app", "--checkpoint", str(checkpoint), "-n", "10")
+    assert again.returncode == 0, again.stderr
+    assert sorted(json.loads(line)["data"] for line in again.stdout.decode().splitlines()) == sorted(more)
+
+
+def test_pull_fan_out_mistakes(mock_env, kinesis_mock):
+    stream = new_stream(kinesis_mock, 1)
+    assert_user_error(run(mock_env, "pull", stream, "--fan-out", "not a name"), "--fan-out: consumerName must be")

@@ -1,6 +1,7 @@
 """The two examples, run as a new user runs them: alone on the embedded server, together on one server,
 with AWS settings in the environment, and through a reshard (the consumer lists the shards again)."""
 
+import ast
 import json
 import os
 import select
@@ -138,3 +139,26 @@ def test_producer_with_aws_settings_never_creates_a_stream(moto_server):
     assert done.returncode == 1
     assert "Data writing failed" in done.stderr and "ResourceNotFoundException" in done.stderr
     assert done.stdout.rstrip().endswith("Wrote 1 records, 1 failed")
+
+
+def test_worker_with_fan_out_on_kinesis_mock(kinesis_mock, tmp_path):
+    stream = new_stream(kinesis_mock, 2)
+    kinesis = boto_kinesis(kinesis_mock)
+    for n in range(6):
+        kinesis.put_record(StreamName=stream, Data=json.dumps({"n": n}).encode(), PartitionKey="sensor-%d" % n)
+    command = [sys.executable, os.path.join(EXAMPLES, "Worker.agent.py"), "--stream", stream, "--count", "6",
+               "--fan-out", "example-app", "--leases", str(tmp_path / "leases.sqlite3")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=90, env=aws_settings(kinesis_mock, stream))
+    assert done.returncode == 0, done.stdout + done.stderr
+    read = sorted(ast.literal_eval(line.split(": ", 1)[1])["n"] for line in done.stdout.splitlines() if line.startswith("shardId-"))
+    assert read == list(range(6))
+    assert "stopped after 6 records" in done.stdout
+    assert [c["ConsumerName"] for c in kinesis.list_stream_consumers(
+        StreamARN=kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamARN"])["Consumers"]
+    ] == ["example-app"]
+
+
+def test_worker_fan_out_needs_aws_settings():
+    done = subprocess.run([sys.executable, os.path.join(EXAMPLES, "Worker.agent.py"), "--fan-out", "x"],
+                          capture_output=True, text=True, timeout=60, env=NO_AWS)
+    assert done.returncode == 2 and "--fan-out needs AWS settings" in done.stderr

@@ -154,7 +154,24 @@ ARGUMENTS = record_rows("", put, lambda env: env.producer()) + constructor_rows(
         LIBRARY,
         always,
     ),
+    ("registerStreamConsumer consumerName", lambda env, text, cb: env.consumer().registerStreamConsumer(text, cb), CHECKED, None),
+    ("describeStreamConsumer consumerName", lambda env, text, cb: env.consumer().describeStreamConsumer(text, cb), CHECKED, None),
+    ("deregisterStreamConsumer consumerName", lambda env, text, cb: env.consumer().deregisterStreamConsumer(text, cb), CHECKED, None),
+    ("subscribeToShard consumerARN", lambda env, text, cb: subscribe(env, cb, consumerARN=text), SERVER, None),
+    ("subscribeToShard shardId", lambda env, text, cb: subscribe(env, cb, shardId=text), SERVER, None),
+    (
+        "subscribeToShard startingSequenceNumber",
+        lambda env, text, cb: subscribe(env, cb, type=IT.AT_SEQUENCE_NUMBER, startingSequenceNumber=text),
+        CHECKED,
+        None,
+    ),
 ]
+
+
+def subscribe(env, cb, **options):
+    """subscribeToShard (moto serves no subscription: the server's answer is an error) of `options` over good ones."""
+    good = {"consumerARN": "arn:aws:kinesis:us-east-1:123456789012:stream/s/consumer/c:1", "shardId": SHARD, "type": IT.LATEST}
+    return env.consumer().subscribeToShard(dict(good, **options), lambda *event: False, cb)
 
 
 def lone_surrogate(text):
@@ -257,6 +274,7 @@ WORKER_ARGUMENTS = [
     ("option name", lambda text: {"options": {text: text}}, LIBRARY, lambda text: text in ("applicationName", "workerId", "timestamp")),
     ("pace", lambda text: {"pace": text}, LIBRARY, lambda text: text in ("slow", "normal", "fast")),
     ("initialPosition", lambda text: {"initialPosition": text}, LIBRARY, lambda text: text in ("TRIM_HORIZON", "LATEST")),
+    ("fanOut", lambda text: {"fanOut": text}, LIBRARY, lambda text: re.fullmatch(r"[a-zA-Z0-9_.-]{1,128}", text) is not None),
 ]
 
 

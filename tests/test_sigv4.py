@@ -13,9 +13,9 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
 
 from awskinesisstreams import AWS_KINESIS_STREAMS_ERROR, AWSKinesisStreams
-from awskinesisstreams import request as request_module
+from awskinesisstreams import sigv4 as sigv4_module
 from awskinesisstreams.local import LocalKinesis
-from awskinesisstreams.request import Credentials, SigV4Signer
+from awskinesisstreams.sigv4 import Credentials, SigV4Signer
 
 AMZ_DATE = "20240229T235959Z"
 BODY = b'{"Data":"ImEi","PartitionKey":"k","StreamName":"s"}'
@@ -61,7 +61,7 @@ def test_signing_key_is_derived_once_per_day():
         return original_new(key, message, digest)
 
     signer = SigV4Signer(Credentials("id", "secret"), "us-east-1", "kinesis")
-    with mock.patch.object(request_module.hmac, "new", side_effect=counting_new):
+    with mock.patch.object(sigv4_module.hmac, "new", side_effect=counting_new):
         first = [signer.sign("h", HEADERS, BODY, "20240101T0000%02dZ" % s)["Authorization"] for s in range(50)]
         next_day = signer.sign("h", HEADERS, BODY, "20240102T000000Z")["Authorization"]
         signer.sign("h", HEADERS, BODY, "20240102T120000Z")
