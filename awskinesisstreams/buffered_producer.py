@@ -23,8 +23,10 @@ MAX_AGGREGATE_BYTES = MAX_RECORD_BYTES - 1024  # room for the aggregate's partit
 def _number(value: object, low: float, name: str, wrong: List[str], integer: bool = False) -> None:
     """Add to `wrong` unless `value` is an int (where `integer`) or a finite float-sized number, of at least `low`."""
     kinds = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds) or not (integer or _finite(value)) or not value >= low:  # type: ignore[operator]
-        wrong.append("%s must be %s >= %s, got %s" % (name, "an integer" if integer else "a finite number", low, _describe(value)))
+    typed = isinstance(value, kinds) and not isinstance(value, bool)
+    if not typed or not (integer or _finite(value)) or not value >= low:  # type: ignore[operator]
+        kind = "an integer" if integer else "a finite number"
+        wrong.append("%s must be %s >= %s, got %s" % (name, kind, low, _describe(value)))
 
 
 def _finite(value: object) -> bool:

@@ -14,8 +14,8 @@ import logging
 import random
 import threading
 import time
-from concurrent.futures import Future
 from collections import deque
+from concurrent.futures import Future
 from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple, Union
 
 from .enums import AWS_KINESIS_STREAMS_ERROR
