@@ -20,6 +20,12 @@ Record = AWSKinesisStreams.Record
 SECRET_MARK = "SECRETxKEYx"
 
 
+@pytest.fixture(params=["moto_server", "kinesalite", "kinesis_mock"])
+def every_server(request):
+    """Each of the three Kinesis implementations the library is checked against, in turn."""
+    return request.getfixturevalue(request.param)
+
+
 def test_each_future_resolves_to_its_callbacks_arguments_after_the_callback_returned(moto_server):
     stream = new_stream(moto_server, 1)
     p = buffered(moto_server, stream, maxBufferedTime=0.05)
@@ -167,16 +173,16 @@ def test_put_records_refuses_what_producer_put_records_refuses_with_the_same_ans
 
 
 @pytest.mark.parametrize("aggregate", [True, False])
-def test_results_in_order_name_the_kinesis_record_and_hash_keys_pick_the_shard(moto_server, aggregate):
-    stream = new_stream(moto_server, 4)
+def test_results_in_order_name_the_kinesis_record_and_hash_keys_pick_the_shard(every_server, aggregate):
+    stream = new_stream(every_server, 4)
     quarter = 2**126
     records = [Record(b"%d" % n, "key-%d" % n, str(quarter * (n % 4) + n) if n % 2 else None) for n in range(40)]
-    with buffered(moto_server, stream, aggregate=aggregate) as p:
+    with buffered(every_server, stream, aggregate=aggregate) as p:
         error, failed, results = p.putRecords(records).result(15)
         single = p.putRecord(Record(b"alone", "z", str(3 * quarter))).result(15)[1]
     assert error is None and failed == 0 and len(results) == 40
     assert single.shardId == "shardId-000000000003"
-    at, _ = user_records(read_back(moto_server, stream))
+    at, _ = user_records(read_back(every_server, stream))
     for n, (record, result) in enumerate(zip(records, results)):
         assert isinstance(result.subSequenceNumber, int) and (aggregate or result.subSequenceNumber == 0)
         assert at[result.shardId, result.sequenceNumber, result.subSequenceNumber] == ("key-%d" % n, b"%d" % n)
@@ -185,17 +191,17 @@ def test_results_in_order_name_the_kinesis_record_and_hash_keys_pick_the_shard(m
 
 
 @pytest.mark.parametrize("aggregate", [True, False])
-def test_a_record_of_one_mib_with_its_key_goes_alone_and_one_byte_more_is_refused(any_server, aggregate):
-    stream = new_stream(any_server, 1)
+def test_a_record_of_one_mib_with_its_key_goes_alone_and_one_byte_more_is_refused(every_server, aggregate):
+    stream = new_stream(every_server, 1)
     key = "k" * 256
-    with buffered(any_server, stream, aggregate=aggregate) as p:
+    with buffered(every_server, stream, aggregate=aggregate) as p:
         small = p.putRecord(Record(b"small", "s"))
         big = p.putRecord(Record(b"b" * (MAX_RECORD_BYTES - len(key)), key))
         over = p.putRecord(Record(b"o" * (MAX_RECORD_BYTES - len(key) + 1), key))
         error, result = big.result(30)
     assert error is None and result.subSequenceNumber == 0 and small.result(0)[0] is None
     assert over.result(0)[0].type is ERR.LIBRARY_ERROR and "1 MiB" in over.result(0)[0].details
-    found = {record["SequenceNumber"]: record for _, record in read_back(any_server, stream)}
+    found = {record["SequenceNumber"]: record for _, record in read_back(every_server, stream)}
     assert found[result.sequenceNumber]["Data"] == b"b" * (MAX_RECORD_BYTES - len(key))  # whole, not aggregated
 
 
@@ -212,8 +218,8 @@ def test_a_lone_record_goes_within_max_buffered_time(moto_server):
 
 
 @pytest.mark.parametrize("aggregate", [True, False])
-def test_a_stream_that_does_not_exist_fails_each_record_once_at_once(any_server, aggregate):
-    p = buffered(any_server, "no-such-stream-%d" % time.time_ns(), aggregate=aggregate)
+def test_a_stream_that_does_not_exist_fails_each_record_once_at_once(every_server, aggregate):
+    p = buffered(every_server, "no-such-stream-%d" % time.time_ns(), aggregate=aggregate)
     outcomes = Counter()
     started = time.monotonic()
     futures = [p.putRecord(Record(b"x", "k%d" % n), lambda e, r: outcomes.update([e.awsErrorType])) for n in range(30)]
