@@ -1,5 +1,7 @@
 """AWSKinesisStreams.BufferedProducer: many user records per request, KPL-aggregated, in key order."""
 
+import math
+import time
 from concurrent.futures import Future
 from functools import partial
 from typing import Any, Callable, List, Optional
@@ -12,16 +14,26 @@ from .loop import LOOP
 from .put_record_result import PutRecordResult
 from .record import MAX_RECORD_BYTES, Record, _describe
 from .request import Timeout
-from .streams import AWSKinesisStreams, Outcome
+from .streams import AWSKinesisStreams, Outcome, _internal, close_seconds
 
 MIN_AGGREGATE_BYTES = 1024
 MAX_AGGREGATE_BYTES = MAX_RECORD_BYTES - 1024  # room for the aggregate's partition key (up to 256 characters)
 
 
 def _number(value: object, low: float, name: str, wrong: List[str], integer: bool = False) -> None:
+    """Add to `wrong` unless `value` is an int (where `integer`) or a finite float-sized number, of at least `low`."""
     kinds = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds) or not value >= low:
-        wrong.append("%s must be %s >= %s, got %s" % (name, "an integer" if integer else "a number", low, _describe(value)))
+    typed = isinstance(value, kinds) and not isinstance(value, bool)
+    if not typed or not (integer or _finite(value)) or not value >= low:  # type: ignore[operator]
+        kind = "an integer" if integer else "a finite number"
+        wrong.append("%s must be %s >= %s, got %s" % (name, kind, low, _describe(value)))
+
+
+def _finite(value: object) -> bool:
+    try:
+        return math.isfinite(value)  # type: ignore[arg-type]
+    except OverflowError:  # an int too large for a float
+        return False
 
 
 class _Batch:
@@ -135,9 +147,9 @@ class BufferedProducer(AWSKinesisStreams):
             if not isinstance(record, Record):
                 raise library_error("record must be an AWSKinesisStreams.Record, got %s" % _describe(record))
             data = record.encode()
-        except Error as error:
-            return self._refuse(error, callback, (None,))
-        entry = self._collector.add(record.partitionKey, record.explicitHashKey, data, callback)  # type: ignore[union-attr]
+            entry = self._collector.add(record.partitionKey, record.explicitHashKey, data, callback)  # type: ignore[union-attr]
+        except Exception as exc:
+            return self._refuse(exc if isinstance(exc, Error) else _internal("putRecord", exc), callback, (None,))
         return self._refuse(entry, callback, (None,)) if type(entry) is Error else entry  # type: ignore[return-value]
 
     def putRecords(
@@ -150,8 +162,9 @@ class BufferedProducer(AWSKinesisStreams):
         The results are in the order of `records`. A wrong argument fails the whole call
         (nothing is buffered), as with Producer.putRecords.
         """
-        count = len(records) if isinstance(records, list) else 0
+        count = 0
         try:
+            count = len(records) if isinstance(records, list) else 0
             self._check(callback)
             if not isinstance(records, list) or not records:
                 raise library_error("records must be a non-empty list of AWSKinesisStreams.Record, got %s" % _describe(records))
@@ -159,14 +172,14 @@ class BufferedProducer(AWSKinesisStreams):
                 if not isinstance(record, Record):
                     raise library_error("records[%d] must be an AWSKinesisStreams.Record, got %s" % (index, _describe(record)))
             encoded = [record.encode() for record in records]
-        except Error as error:
-            return self._refuse(error, callback, (count, []))
-        batch = _Batch(count, callback, LazyFuture())
-        items = [
-            (record.partitionKey, record.explicitHashKey, data, partial(batch.one, index))
-            for index, (record, data) in enumerate(zip(records, encoded))
-        ]
-        error = self._collector.add_all(items)  # type: ignore[union-attr]
+            batch = _Batch(count, callback, LazyFuture())
+            items = [
+                (record.partitionKey, record.explicitHashKey, data, partial(batch.one, index))
+                for index, (record, data) in enumerate(zip(records, encoded))
+            ]
+            error = self._collector.add_all(items)  # type: ignore[union-attr]
+        except Exception as exc:
+            error = exc if isinstance(exc, Error) else _internal("putRecords", exc)
         return batch.future if error is None else self._refuse(error, callback, (count, []))
 
     def flush(self, callback: Optional[Callable[[Any], Any]] = None) -> "Future[Outcome]":
@@ -178,20 +191,24 @@ class BufferedProducer(AWSKinesisStreams):
                 raise library_error("callback must be callable")
         except Error as error:
             return self._refuse(error, callback, ())
-        return self._collector.flush(callback)  # type: ignore[union-attr]
+        return self._track(self._collector.flush(callback))  # type: ignore[union-attr]
 
     def close(self, timeout: Optional[float] = None) -> bool:
         """Flush, refuse new records (LIBRARY_ERROR), and wait until every record given has its outcome.
 
-        True when all have, False if `timeout` seconds passed first (they still get their
-        callbacks later). From a callback it cannot wait for the loop it runs on: False
-        unless nothing is outstanding.
+        True when all have (callbacks run, futures resolved, flushes answered), False if `timeout`
+        seconds passed first (they still get their callbacks later). From a callback it cannot
+        wait for the loop it runs on: False unless nothing is outstanding. A `timeout` that is
+        not a number >= 0 counts as 0: close never raises.
         """
-        self._closed = True
         collector = self._collector
         if collector is None:
             return super().close(timeout)
-        collector.flush(None)
+        seconds = close_seconds(timeout)
+        deadline = None if seconds is None else time.monotonic() + seconds
+        self._closed = True
+        collector.close()
         if LOOP.on_loop_thread():
-            return collector.outstanding == 0 and super().close(0)
-        return collector.wait_idle(timeout) and super().close(timeout)
+            return collector.idle() and super().close(0)
+        idle = collector.wait_idle(seconds)
+        return idle and super().close(None if deadline is None else max(0.0, deadline - time.monotonic()))

@@ -14,15 +14,16 @@ import logging
 import random
 import threading
 import time
+from collections import deque
 from concurrent.futures import Future
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple, Union
 
 from .enums import AWS_KINESIS_STREAMS_ERROR
 from .error import Error, library_error
 from .kinesis import Kinesis
 from .lazy_future import LazyFuture
 from .loop import LOOP, Timer
-from .outcomes import Epoch, Flush, answer, deliver
+from .outcomes import Epoch, Flush, Tally, answer, deliver
 from .put_record_result import PutRecordResult
 from .retry import is_retryable
 from .shard_map import ShardMap
@@ -40,6 +41,7 @@ BACKOFF = 0.05  # the first wait after a failed request; it doubles up to BACKOF
 BACKOFF_CAP = 2.0
 INFINITY = float("inf")
 _now = time.monotonic
+CLOSED = "BufferedProducer is closed"
 
 
 def backoff(failures: int) -> float:
@@ -93,7 +95,7 @@ class Collector:
         self._overhead = AGGREGATED_OVERHEAD if aggregate_bytes else PLAIN_OVERHEAD
         self._rate_limit = rate_limit
         self._lock = threading.Lock()
-        self._room = threading.Condition(self._lock)  # notified whenever records are answered
+        self._room = threading.Condition(self._lock)  # notified whenever records are answered (room, or idle)
         self._map: Optional[ShardMap] = None  # None: unknown, being (re)built
         self._queues: List[ShardQueue] = []  # by shard map index
         self._routes: Dict[str, ShardQueue] = {}  # partition key -> its queue, while the map holds
@@ -106,26 +108,37 @@ class Collector:
         self._timer: Optional[Timer] = None
         self._timer_at = INFINITY
         self._epoch = Epoch()
-        self._epochs: List[Epoch] = []  # earlier epochs, while some of their records are unanswered
-        self._flushes: List[Flush] = []
+        self._flushes: Deque[Flush] = deque()  # in the order given, which is the order they finish in
+        self._closed = False
+        self._tally = Tally()  # records answered (loop thread only)
+        self.given = 0  # user records taken (the lock is held)
+        self.settled = 0  # user records whose callback ran and whose future is resolved (the lock is held)
         self.buffered = 0  # bytes, counted against max_buffered_bytes
-        self.outstanding = 0  # user records given and not yet answered
+
+    @property
+    def outstanding(self) -> int:
+        """User records given and not yet answered (one stops counting as its callback starts)."""
+        answered = self._tally.answered  # read first: the count is never below the truth
+        return self.given - answered
 
     # -- taking records (any thread) ------------------------------------------------
 
     def add(self, key: str, hash_key: Optional[str], data: bytes, callback: Any) -> Union[Entry, Error]:
-        """Buffer one checked user record: its entry (the future putRecord returns), or the LIBRARY_ERROR
-        "buffer full" on the loop thread."""
+        """Buffer one checked user record: its entry (the future putRecord returns), or a LIBRARY_ERROR
+        (closed, or "buffer full" on the loop thread)."""
         cost = (len(data) + len(key)) * 5 // 2 + self._overhead
         with self._lock:
-            if self.buffered + cost > self._max_bytes and self.buffered:
-                error = self._wait_for_room(cost)
-                if error is not None:
-                    return error
-            self.buffered += cost
-            self.outstanding += 1
+            if self._closed:
+                return library_error(CLOSED)
+            full = self.buffered + cost > self._max_bytes and self.buffered
+            if full and LOOP.on_loop_thread():
+                return self._full(cost)
+            self.given += 1  # given now, so a flush or close from now on waits for it, even while it waits for room
             epoch = self._epoch
             epoch.count += 1
+            if full:
+                self._wait_for_room(cost)
+            self.buffered += cost
             entry = Entry(key, hash_key, data, callback, _now(), epoch, cost)
             queue = self._routes.get(key) if hash_key is None else None
             # the usual case, inline: one more record in its shard's open aggregate
@@ -136,18 +149,27 @@ class Collector:
         return entry
 
     def add_all(self, records: Sequence[Tuple[str, Optional[str], bytes, Any]]) -> Optional[Error]:
-        """Buffer checked user records (key, hash key, data, callback); on the loop thread all or none fit."""
+        """Buffer checked user records (key, hash key, data, callback), or a LIBRARY_ERROR (closed, or
+        "buffer full" on the loop thread, where all must fit at once; one alone fits an empty buffer)."""
         costs = [(len(data) + len(key)) * 5 // 2 + self._overhead for key, _, data, _ in records]
+        total = sum(costs)
         with self._lock:
-            if LOOP.on_loop_thread() and self.buffered and self.buffered + sum(costs) > self._max_bytes:
-                return self._full(sum(costs))
+            if self._closed:
+                return library_error(CLOSED)
+            if (
+                LOOP.on_loop_thread()
+                and self.buffered + total > self._max_bytes
+                and (self.buffered or len(records) > 1)
+            ):
+                return self._full(total)
+            self.given += len(records)  # all given now (see add)
+            epoch = self._epoch
+            epoch.count += len(records)
             for (key, hash_key, data, callback), cost in zip(records, costs):
                 if self.buffered + cost > self._max_bytes and self.buffered:
                     self._wait_for_room(cost)
                 self.buffered += cost
-                self.outstanding += 1
-                self._epoch.count += 1
-                self._place(Entry(key, hash_key, data, callback, _now(), self._epoch, cost), None)
+                self._place(Entry(key, hash_key, data, callback, _now(), epoch, cost), None)
         return None
 
     def _place(self, entry: Entry, queue: Optional[ShardQueue]) -> None:
@@ -181,29 +203,30 @@ class Collector:
             "putRecord cannot wait)" % (self.buffered, cost, self._max_bytes)
         )
 
-    def _wait_for_room(self, cost: int) -> Optional[Error]:
-        """Wait (the lock is held) until `cost` more bytes fit; on the loop thread, the "buffer full" error instead."""
-        if LOOP.on_loop_thread():
-            return self._full(cost)
+    def _wait_for_room(self, cost: int) -> None:
+        """Wait (the lock is held; never on the loop thread) until `cost` more bytes fit."""
         self._seal_all()
         while self.buffered and self.buffered + cost > self._max_bytes:
             self._room.wait()
-        return None
 
     # -- flushing -------------------------------------------------------------------
 
     def flush(self, callback: Any) -> "Future[Tuple[Any, ...]]":
         """Send every open batch now; `callback(None)` once every record given before has its answer."""
-        future = LazyFuture()
         with self._lock:
-            self._epochs.append(self._epoch)
-            self._epoch = Epoch()
-            self._epochs = [epoch for epoch in self._epochs if epoch.count]
+            epoch, self._epoch = self._epoch, Epoch()
             self._seal_all()
-            if self._epochs:
-                self._flushes.append(Flush(list(self._epochs), callback, future))
+            if epoch.count or self._flushes:  # else every earlier epoch is answered: its flush has finished
+                future = LazyFuture()
+                self._flushes.append(Flush(epoch, callback, future))
                 return future
         return LOOP.deliver((None,), callback)
+
+    def close(self) -> None:
+        """Refuse records from now on (LIBRARY_ERROR) and send what is buffered."""
+        with self._lock:
+            self._closed = True
+        self.flush(None)
 
     def _seal_all(self) -> None:
         now = time.monotonic()
@@ -211,10 +234,14 @@ class Collector:
             queue.seal()
             self._send(queue, now)
 
+    def idle(self) -> bool:
+        """Whether every record given has had its callback and its future resolved."""
+        return self.settled == self.given
+
     def wait_idle(self, timeout: Optional[float]) -> bool:
-        """Wait until every record given has its answer (True), or `timeout` seconds pass (False)."""
+        """Wait until every record given has its answer and resolved future (True), or `timeout` seconds pass (False)."""
         with self._room:
-            return self._room.wait_for(lambda: self.outstanding == 0, timeout)
+            return self._room.wait_for(self.idle, timeout)
 
     # -- sending and landing (the lock is held) -------------------------------------
 
@@ -351,7 +378,7 @@ class Collector:
         if self._timer is not None:
             LOOP.cancelwakeup(self._timer)
             self._timer, self._timer_at = None, INFINITY
-        if not self.outstanding:
+        if self.settled == self.given:
             return
         when = INFINITY
         if self._map is None:
@@ -360,7 +387,9 @@ class Collector:
             if self._unrouted:
                 when = min(when, self._unrouted[0].given + self._ttl)
         for queue in self._queues:
-            when = min(when, queue.deadline, queue.next_send(), queue.oldest() + self._ttl)
+            when = min(when, queue.oldest() + self._ttl)
+            if self._map is not None:  # else nothing is sealed or sent until the map is built again
+                when = min(when, queue.deadline, queue.next_send())
         if when < INFINITY:
             self._arm(when)
 
@@ -391,7 +420,7 @@ class Collector:
         """Run the callbacks of records written and given up, resolve their futures, then free their room."""
         if not written and not given_up:
             return
-        done = deliver(written, given_up)
+        done = deliver(written, given_up, self._tally)
         finished: List[Flush] = []
         with self._lock:
             freed = 0
@@ -399,10 +428,12 @@ class Collector:
                 entry.epoch.count -= 1
                 freed += entry.cost
             self.buffered -= freed
-            self.outstanding -= len(done)
             self._room.notify_all()
-            if self._flushes:
-                finished = [flush for flush in self._flushes if not any(epoch.count for epoch in flush.epochs)]
-                self._flushes = [flush for flush in self._flushes if flush not in finished]
+            flushes = self._flushes
+            while flushes and not flushes[0].epoch.count:  # earlier epochs are answered: their flushes went first
+                finished.append(flushes.popleft())
         for flush in finished:
             answer(flush.callback, flush.future, (None,))
+        with self._lock:  # settled last: close returns once the flushes before it are answered too
+            self.settled += len(done)
+            self._room.notify_all()

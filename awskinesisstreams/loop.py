@@ -173,7 +173,8 @@ class Loop:
                     self._pending += 1
                     fn, timer.fn = timer.fn, None  # a fired timer can no longer be cancelled
                     return fn
-                self._cond.wait(self._timers[0][0] - now if self._timers else None)
+                # a timer days away waits in steps: a wait longer than TIMEOUT_MAX raises OverflowError
+                self._cond.wait(min(self._timers[0][0] - now, threading.TIMEOUT_MAX) if self._timers else None)
 
     def _main(self) -> None:
         while True:

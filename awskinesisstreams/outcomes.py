@@ -24,19 +24,29 @@ class Epoch:
 
 
 class Flush:
-    """A flush waiting for the epochs before it."""
+    """A flush waiting for the epoch it closed, and for every earlier one: flushes finish in the order given."""
 
-    __slots__ = ("epochs", "callback", "future")
+    __slots__ = ("epoch", "callback", "future")
 
-    def __init__(self, epochs: List[Epoch], callback: Any, future: LazyFuture) -> None:
-        self.epochs = epochs
+    def __init__(self, epoch: Epoch, callback: Any, future: LazyFuture) -> None:
+        self.epoch = epoch
         self.callback = callback
         self.future = future
 
 
-def deliver(written: List[Tuple[Unit, PutRecordResult]], given_up: List[Tuple[Entry, Error]]) -> List[Entry]:
+class Tally:
+    """How many user records have been given an answer: counted just before each one's callback runs."""
+
+    __slots__ = ("answered",)
+
+    def __init__(self) -> None:
+        self.answered = 0
+
+
+def deliver(written: List[Tuple[Unit, PutRecordResult]], given_up: List[Tuple[Entry, Error]], tally: Tally) -> List[Entry]:
     """Run the callbacks of the user records in units written and of records given up, then
-    resolve their futures (after the callbacks, as the contract says); returns those records."""
+    resolve their futures (after the callbacks, as the contract says); returns those records.
+    Each record counts as answered in `tally` as its callback starts."""
     outcomes: List[Tuple[Any, ...]] = []
     done: List[Entry] = []
     for unit, result in written:
@@ -44,6 +54,7 @@ def deliver(written: List[Tuple[Unit, PutRecordResult]], given_up: List[Tuple[En
         entries = unit.entries
         for sub, entry in enumerate(entries):
             outcome = (None, PutRecordResult(None, None, shard_id, sequence, encryption, sub if unit.aggregated else 0))
+            tally.answered += 1
             callback = entry.callback
             if callback is not None:
                 try:
@@ -54,6 +65,7 @@ def deliver(written: List[Tuple[Unit, PutRecordResult]], given_up: List[Tuple[En
         done += entries
     for entry, error in given_up:
         outcome = (error, None)
+        tally.answered += 1
         if entry.callback is not None:
             run_callback(entry.callback, outcome)
         outcomes.append(outcome)

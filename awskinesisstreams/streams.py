@@ -40,6 +40,16 @@ def _internal(name: str, exc: Exception) -> Error:
     return library_error("%s: internal error: %s" % (name, type(exc).__name__))
 
 
+def close_seconds(timeout: Any) -> Optional[float]:
+    """close's `timeout` as seconds to wait (None: no limit); one that is not a number >= 0 counts as 0 (logged)."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
+        logger.warning("close: timeout must be None or seconds >= 0, got %r; not waiting", timeout)
+        return 0.0
+    return min(timeout, threading.TIMEOUT_MAX)
+
+
 class AWSKinesisStreams:
     """The parent class of Producer and Consumer; also the namespace of the library's classes.
 
@@ -161,10 +171,8 @@ class AWSKinesisStreams:
         cannot wait for the loop it runs on, so it only refuses new calls and answers False.
         A `timeout` that is not a number >= 0 counts as 0 (and is logged): close never raises.
         """
-        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0):
-            logger.warning("close: timeout must be None or seconds >= 0, got %r; not waiting", timeout)
-            timeout = 0
-        deadline = None if timeout is None else time.monotonic() + min(timeout, threading.TIMEOUT_MAX)
+        seconds = close_seconds(timeout)
+        deadline = None if seconds is None else time.monotonic() + seconds
         with self._lock:
             self._closed = True
         while True:

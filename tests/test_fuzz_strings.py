@@ -31,6 +31,7 @@ class Env:
     def __init__(self, server, stream, folder):
         self.server, self.stream, self.folder = server, stream, folder
         self._iterator = None
+        self._shared = None
 
     def args(self, **given):
         s = self.server
@@ -49,6 +50,18 @@ class Env:
         args, keywords = self.args(**given)
         return AWSKinesisStreams.Consumer(*args, **keywords)
 
+    def buffered(self, **given):
+        """A BufferedProducer with `given` arguments; refused records fail fast (recordTtl 3 s)."""
+        args, keywords = self.args(**{k: given.pop(k) for k in list(given) if k in ARGUMENT_NAMES})
+        keywords.pop("retries")
+        return AWSKinesisStreams.BufferedProducer(*args, **keywords, **dict(dict(maxBufferedTime=0.01, recordTtl=3.0), **given))
+
+    def shared(self):
+        """One BufferedProducer for the calls whose argument is fuzzed (its shard map is known after the first)."""
+        if self._shared is None:
+            self._shared = self.buffered()
+        return self._shared
+
     def iterator(self):
         """A real iterator of the stream's first shard (got once)."""
         if self._iterator is None:
@@ -60,6 +73,24 @@ class Env:
 def put(env, cb, *args, **kwargs):
     """putRecord of Record(*args, **kwargs)."""
     return env.producer().putRecord(Record(*args, **kwargs), cb)
+
+
+ARGUMENT_NAMES = ("region", "accessKeyId", "secretAccessKey", "streamName", "endpoint", "sessionToken")
+
+
+def buffered_put(env, cb, *args, **kwargs):
+    """The shared BufferedProducer's putRecord of Record(*args, **kwargs), flushed."""
+    future = env.shared().putRecord(Record(*args, **kwargs), cb)
+    env.shared().flush()
+    return future
+
+
+def buffered_as(env, cb, **given):
+    """putRecord of a good record, flushed, by a BufferedProducer made with the `given` constructor arguments."""
+    p = env.buffered(**given)
+    future = p.putRecord(Record(1, "k"), cb)
+    p.flush()
+    return future
 
 
 def put_as(env, cb, **given):
@@ -80,21 +111,32 @@ def always(text):
     return True
 
 
+def record_rows(prefix, put, put_many):
+    """The rows of a Record's strings, put with `put(env, cb, *args, **kwargs)`, and of putRecords through `put_many(env)`."""
+    return [
+        (prefix + "Record.data", lambda env, text, cb: put(env, cb, text, "k"), LIBRARY, always),
+        (prefix + "Record.data (dict keys)", lambda env, text, cb: put(env, cb, {text: [text]}, "k"), LIBRARY, always),
+        (prefix + "Record.partitionKey", lambda env, text, cb: put(env, cb, 1, text), CHECKED, None),
+        (prefix + "Record.explicitHashKey", lambda env, text, cb: put(env, cb, 1, "k", text), LIBRARY, as_hash_key),
+        (prefix + "Record.prevSequenceNumber", lambda env, text, cb: put(env, cb, 1, "k", None, text), CHECKED, None),
+        (prefix + "Record.encoder's str", lambda env, text, cb: put(env, cb, 1, "k", encoder=lambda value: text), LIBRARY, None),
+        (prefix + "putRecords", lambda env, text, cb: put_many(env).putRecords([Record(1, "k"), Record(text, text)], cb), CHECKED, None),
+    ]
+
+
+def constructor_rows(name, put_as):
+    """The rows of a constructor's strings, each given to an instance made by `put_as(env, cb, **{argument: text})`."""
+    return [
+        ("%s %s" % (name, argument), lambda env, text, cb, argument=argument: put_as(env, cb, **{argument: text}), judge, None)
+        for argument, judge in [("region", CHECKED), ("accessKeyId", CHECKED), ("secretAccessKey", CHECKED),
+                                ("sessionToken", CHECKED), ("streamName", SERVER)]
+    ] + [("%s endpoint path" % name, lambda env, text, cb: put_as(env, cb, endpoint=env.server.endpoint + "/" + text), CHECKED, None)]
+
+
 # (name, call(env, text, callback) -> Future, judge, accepted(text) -> bool, or None where the outcome may vary)
-ARGUMENTS = [
-    ("Record.data", lambda env, text, cb: put(env, cb, text, "k"), LIBRARY, always),
-    ("Record.data (dict keys)", lambda env, text, cb: put(env, cb, {text: [text]}, "k"), LIBRARY, always),
-    ("Record.partitionKey", lambda env, text, cb: put(env, cb, 1, text), CHECKED, None),
-    ("Record.explicitHashKey", lambda env, text, cb: put(env, cb, 1, "k", text), LIBRARY, as_hash_key),
-    ("Record.prevSequenceNumber", lambda env, text, cb: put(env, cb, 1, "k", None, text), CHECKED, None),
-    ("Record.encoder's str", lambda env, text, cb: put(env, cb, 1, "k", encoder=lambda value: text), LIBRARY, None),
-    ("putRecords", lambda env, text, cb: env.producer().putRecords([Record(1, "k"), Record(text, text)], cb), CHECKED, None),
-    ("Producer region", lambda env, text, cb: put_as(env, cb, region=text), CHECKED, None),
-    ("Producer accessKeyId", lambda env, text, cb: put_as(env, cb, accessKeyId=text), CHECKED, None),
-    ("Producer secretAccessKey", lambda env, text, cb: put_as(env, cb, secretAccessKey=text), CHECKED, None),
-    ("Producer sessionToken", lambda env, text, cb: put_as(env, cb, sessionToken=text), CHECKED, None),
-    ("Producer streamName", lambda env, text, cb: put_as(env, cb, streamName=text), SERVER, None),
-    ("Producer endpoint path", lambda env, text, cb: put_as(env, cb, endpoint=env.server.endpoint + "/" + text), CHECKED, None),
+ARGUMENTS = record_rows("", put, lambda env: env.producer()) + constructor_rows("Producer", put_as) + [
+    *record_rows("Buffered ", buffered_put, lambda env: env.shared()),
+    *constructor_rows("BufferedProducer", buffered_as),
     ("Consumer streamName", lambda env, text, cb: env.consumer(streamName=text).getShards(cb), SERVER, None),
     ("Consumer region", lambda env, text, cb: env.consumer(region=text).getShards(cb), CHECKED, None),
     ("getShardIterator shardId", lambda env, text, cb: iterator(env, cb, text), SERVER, None),
