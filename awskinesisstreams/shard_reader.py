@@ -214,7 +214,13 @@ class ShardReader:
         return False
 
     def leave_now(self) -> None:
-        """The worker stops or the lease is lost: a shard waiting for its source is left at once (loop thread)."""
+        """The worker stops or the lease is lost: a shard waiting for its source is left at once (loop thread).
+
+        A lost lease also ends its source at once, even while processRecords holds a batch: the
+        new owner's subscription would be refused while this one is open.
+        """
+        if self.lost and self.source is not None:
+            self.source.close()
         if self.waiting and not self.done:
             self.waiting = False
             self._finish()

@@ -117,6 +117,22 @@ def test_fan_out_on_three_shards_then_polling_honours_its_checkpoints(kinesis_mo
     assert sorted(n["n"] for n in polling.data()) == list(range(90, 120))
 
 
+def subscribe_when_free(server, stream, shard_id, seconds=15):
+    """The records of `shard_id` as another reader of consumer "app" gets them, once no subscription holds it."""
+    reader = consumer(server, stream)
+    arn = reader.describeStreamConsumer("app", None).result(30)[1]["consumerARN"]
+    options = {"consumerARN": arn, "shardId": shard_id, "type": ITERATOR.TRIM_HORIZON}
+    got = []
+    deadline = time.monotonic() + seconds  # AWS (and kinesis-mock) refuse a subscription within 5 s of the last
+    while time.monotonic() < deadline:
+        error, _, _ = reader.subscribeToShard(options, lambda records, *_: got.extend(records) or not got, None).result(30)
+        if error is None:
+            break
+        assert error.awsErrorType == "ResourceInUseException"
+        time.sleep(0.5)
+    return [r.data for r in got]
+
+
 def test_a_lost_lease_ends_its_subscription_at_once(kinesis_mock, store, workers):
     stream = new_stream(kinesis_mock, 1)
     app = App()
@@ -127,19 +143,26 @@ def test_a_lost_lease_ends_its_subscription_at_once(kinesis_mock, store, workers
     assert store.take(lease, "thief") is not None
     assert wait_for(lambda: any(isinstance(e, LeaseLost) for _, e in app.errors), 15)
     put(kinesis_mock, stream, range(3))
-    reader = consumer(kinesis_mock, stream)
-    arn = reader.describeStreamConsumer("app", None).result(30)[1]["consumerARN"]
-    options = {"consumerARN": arn, "shardId": lease.shardId, "type": ITERATOR.TRIM_HORIZON}
-    got = []
-    deadline = time.monotonic() + 15  # AWS (and kinesis-mock) refuse a subscription within 5 s of the last
-    while time.monotonic() < deadline:
-        error, _, _ = reader.subscribeToShard(options, lambda records, *_: got.extend(records) or not got, None).result(30)
-        if error is None:
-            break
-        assert error.awsErrorType == "ResourceInUseException"
-        time.sleep(0.5)
-    assert [r.data for r in got] == [{"n": 0}, {"n": 1}, {"n": 2}]
+    assert subscribe_when_free(kinesis_mock, stream, lease.shardId) == [{"n": 0}, {"n": 1}, {"n": 2}]
     assert app.records == []  # nothing delivered after the lease was lost
+
+
+def test_a_lease_lost_while_process_records_holds_its_batch_ends_the_subscription_at_once(kinesis_mock, store, workers):
+    stream = new_stream(kinesis_mock, 1)
+    put(kinesis_mock, stream, range(3))
+    held = []
+    app = App()
+    app.processRecords = lambda records, cb: held.append(cb)  # never calls back while the lease is taken
+    worker = workers(kinesis_mock, stream, store, app, fanOut="app", stuckAfter=600, leaseDuration=120.0)
+    assert wait_for(lambda: held, 30)
+    (lease,) = store.list(stream, stream)
+    assert store.take(lease, "thief") is not None
+    assert wait_for(lambda: any(isinstance(e, LeaseLost) for _, e in app.errors), 15)
+    assert subscribe_when_free(kinesis_mock, stream, lease.shardId) == [{"n": 0}, {"n": 1}, {"n": 2}]
+    held[0](None, True)  # the late checkpoint is refused: the thief holds the lease
+    assert wait_for(lambda: not worker.getStats(), 10)
+    (after,) = store.list(stream, stream)
+    assert (after.owner, after.checkpoint) == ("thief", lease.checkpoint)
 
 
 def closing_proxy(server):
