@@ -53,7 +53,10 @@ def _value(data: bytes, at: int, kind: int) -> Tuple[Any, int]:
             raise EventStreamError("header value runs past the headers")
         number = fixed.unpack_from(data, at)[0]
         if kind == 8:  # milliseconds since the epoch
-            return EPOCH + datetime.timedelta(milliseconds=number), end
+            try:
+                return EPOCH + datetime.timedelta(milliseconds=number), end
+            except OverflowError:
+                raise EventStreamError("timestamp header out of range: %d ms" % number) from None
         return number, end
     if kind in (6, 7):
         if at + 2 > len(data):

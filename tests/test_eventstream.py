@@ -106,6 +106,11 @@ def test_lengths_that_cannot_fit():
         Decoder().feed(prelude + struct.pack(">I", zlib.crc32(prelude)))
 
 
+def test_a_timestamp_no_datetime_can_hold():
+    with pytest.raises(EventStreamError, match="timestamp header out of range"):
+        Decoder().feed(message([header("time", 8, 2**62)], b""))
+
+
 def test_unknown_header_type_and_a_header_past_the_end():
     with pytest.raises(EventStreamError, match="unknown header value type 10"):
         Decoder().feed(message([b"\x01x\x0a"], b""))
