@@ -166,6 +166,22 @@ class StreamConsumers:
         return Subscription(self, dict(options), body, is_blob, unpack)
 
 
+def _event_fields(event: Dict[str, Any]) -> Tuple[Optional[str], int, List[str]]:
+    """A SubscribeToShardEvent's continuation, lag and child shard ids; UNEXPECTED_RESPONSE if one is malformed."""
+    continuation = event.get("ContinuationSequenceNumber")
+    millis = event.get("MillisBehindLatest") or 0
+    children = event.get("ChildShards") or []
+    ids = [child.get("ShardId") for child in children if isinstance(child, dict)] if isinstance(children, list) else [None]
+    if (
+        (continuation is not None and not isinstance(continuation, str))
+        or isinstance(millis, bool)
+        or not isinstance(millis, int)
+        or not all(isinstance(shard, str) for shard in ids)
+    ):
+        raise _unexpected("SubscribeToShard", "event is malformed", event)
+    return continuation, millis, ids
+
+
 class Subscription:
     """One SubscribeToShard: `run(emit)` opens it and hands each event to `emit` until it ends; `close()` ends it now."""
 
@@ -238,11 +254,10 @@ class Subscription:
             if headers.get(":event-type") != EVENT:
                 return []  # initial-response, or an event type this version does not know
             event = self._payload(message, status)
-            continuation = event.get("ContinuationSequenceNumber")
+            continuation, millis, children = _event_fields(event)
             after = next_options(self.options, continuation) if continuation else None
             records = decode_records("SubscribeToShard", event, self._is_blob, self._unpack, after)
-            children = [child.get("ShardId") for child in event.get("ChildShards") or () if isinstance(child, dict)]
-            if not emit(records, event.get("MillisBehindLatest") or 0, continuation):
+            if not emit(records, millis, continuation):
                 self.close()
             return children
         if kind in ("exception", "error"):

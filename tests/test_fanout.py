@@ -306,6 +306,17 @@ def test_a_bad_crc_ends_it_with_unexpected_response(kinesis_mock, where):
     assert len(events) == 1
 
 
+@pytest.mark.parametrize(
+    "fields", [{"ContinuationSequenceNumber": 117}, {"MillisBehindLatest": "5"}, {"ChildShards": 5}, {"ChildShards": [{}]}]
+)
+def test_a_malformed_event_ends_it_with_unexpected_response(kinesis_mock, fields):
+    import eventstream_bytes as es
+
+    (error, _, _), events = scripted(kinesis_mock, [es.shard_event([RECORD], "100"), es.event(dict({"Records": []}, **fields))])
+    assert error.type == ERROR.UNEXPECTED_RESPONSE and "event is malformed" in error.details and len(events) == 1
+    assert error.nextOptions["startingSequenceNumber"] == "100"
+
+
 def test_a_message_cut_short_ends_it_with_unexpected_response(kinesis_mock):
     import eventstream_bytes as es
 
@@ -313,7 +324,17 @@ def test_a_message_cut_short_ends_it_with_unexpected_response(kinesis_mock):
     assert error.type == ERROR.UNEXPECTED_RESPONSE and "ended inside a message" in error.details and len(events) == 1
 
 
-@pytest.mark.parametrize("kind", ["ResourceInUseException", "LimitExceededException", "InternalFailureException", "KMSThrottlingException"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "ResourceInUseException",
+        "ResourceNotFoundException",
+        "LimitExceededException",
+        "InternalFailureException",
+        "KMSThrottlingException",
+        "KMSAccessDeniedException",
+    ],
+)
 def test_an_exception_message_ends_it_with_its_aws_error_type(kinesis_mock, kind):
     import eventstream_bytes as es
 
