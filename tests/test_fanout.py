@@ -1,5 +1,6 @@
 """Enhanced fan-out on kinesis-mock: stream consumers and subscribeToShard, end to end."""
 
+import json
 import threading
 import time
 
@@ -62,18 +63,72 @@ def test_consumer_lifecycle(kinesis_mock, mock_stream):
     assert error.type == ERROR.REQUEST_FAILED and error.awsErrorType == "ResourceNotFoundException"
 
 
+def through_proxy(stream, proxy):
+    return AWSKinesisStreams.Consumer("us-east-1", "testing", "testing", stream, endpoint=proxy.endpoint)
+
+
 def test_the_stream_arn_is_looked_up_once(kinesis_mock, mock_stream):
     from stream_proxy import StreamProxy
 
     with StreamProxy(kinesis_mock.endpoint) as proxy:
-        reader = AWSKinesisStreams.Consumer(
-            "us-east-1", "testing", "testing", mock_stream, endpoint=proxy.endpoint
-        )
+        reader = through_proxy(mock_stream, proxy)
         reader.registerStreamConsumer("app", None).result(60)
         reader.describeStreamConsumer("app", None).result(30)
         reader.listStreamConsumers(None).result(30)
         assert proxy.calls.count("DescribeStreamSummary") == 1
         assert proxy.calls[0] == "DescribeStreamSummary"
+
+
+
+def test_register_waits_with_growing_pauses_while_the_consumer_is_creating(kinesis_mock, mock_stream):
+    """kinesis-mock (0 ms here) has a consumer ACTIVE at once; the proxy shows it CREATING, as AWS does for seconds."""
+    from proxy import Proxy
+
+    answers = []
+
+    def creating_three_times(call, status, payload):
+        if call.action in ("RegisterStreamConsumer", "DescribeStreamConsumer"):
+            answers.append(time.monotonic())
+            if len(answers) <= 3:
+                return payload.replace(b'"ACTIVE"', b'"CREATING"')
+        return payload
+
+    with Proxy(kinesis_mock.endpoint, on_answer=creating_three_times) as proxy:
+        error, description = through_proxy(mock_stream, proxy).registerStreamConsumer("app", None).result(60)
+        actions = proxy.actions()
+    assert error is None and description["consumerStatus"] == "ACTIVE"
+    assert actions == ["DescribeStreamSummary", "RegisterStreamConsumer"] + ["DescribeStreamConsumer"] * 3
+    pauses = [later - earlier for earlier, later in zip(answers, answers[1:])]
+    assert pauses[0] >= 0.05 and pauses[1] >= 0.1 and pauses[2] >= 0.2  # each pause twice the last
+
+
+def test_list_stream_consumers_reads_every_page(kinesis_mock, mock_stream):
+    """The proxy pages kinesis-mock's whole list one consumer a page (kinesis-mock's own paging drops some)."""
+    from proxy import Proxy
+
+    names = ["c%d" % n for n in range(4)]
+    reader = consumer(kinesis_mock, mock_stream)
+    assert all(reader.registerStreamConsumer(name, None).result(60)[0] is None for name in names)
+
+    def whole_list(call):
+        if call.action == "ListStreamConsumers":
+            call.raw = json.dumps({"StreamARN": call.body["StreamARN"]}).encode()
+
+    def one_a_page(call, status, payload):
+        if call.action != "ListStreamConsumers" or status != 200:
+            return payload
+        consumers, at = json.loads(payload)["Consumers"], int(call.body.get("NextToken", 0))
+        page = {"Consumers": consumers[at : at + 1]}
+        if at + 1 < len(consumers):
+            page["NextToken"] = str(at + 1)
+        return json.dumps(page).encode()
+
+    with Proxy(kinesis_mock.endpoint, rule=whole_list, on_answer=one_a_page) as proxy:
+        error, listed = through_proxy(mock_stream, proxy).listStreamConsumers(None).result(30)
+        pages = [call.body for call in proxy.calls if call.action == "ListStreamConsumers"]
+    assert error is None and sorted(d["consumerName"] for d in listed) == names
+    assert [page.get("NextToken") for page in pages] == [None, "1", "2", "3"]
+    assert all(page["StreamARN"] == pages[0]["StreamARN"] for page in pages)
 
 
 def test_order_and_continuation_across_a_resubscription(kinesis_mock, mock_stream):
