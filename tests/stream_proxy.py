@@ -12,7 +12,7 @@ every other call as it is and, for SubscribeToShard, can
 import http.client
 import json
 import time
-from typing import Any, Callable, Dict, Iterable, List, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 from urllib.parse import urlsplit
 
 from awskinesisstreams.eventstream import Decoder, Message
@@ -35,6 +35,7 @@ class StreamProxy(LoopbackServer):
         self.script = script
         self.rewrite = rewrite
         self.subscriptions: List[Dict[str, Any]] = []
+        self.requests: List[Tuple[Dict[str, str], bytes]] = []  # each SubscribeToShard's headers and body, as sent
         self.calls: List[str] = []
         self._serve(self._handler())
 
@@ -52,6 +53,7 @@ class StreamProxy(LoopbackServer):
                     if action == "SubscribeToShard":
                         body = json.loads(raw)
                         proxy.subscriptions.append(body)
+                        proxy.requests.append((dict(self.headers), raw))
                         scripted = proxy.script(body) if proxy.script else None
                         if scripted is not None:
                             self._stream(scripted)

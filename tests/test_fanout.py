@@ -324,6 +324,29 @@ def scripted(kinesis_mock, pieces, timeout=None):
     return outcome, events
 
 
+def test_subscribe_to_shard_is_signed_as_botocore_signs_it(kinesis_mock):
+    import datetime
+    from unittest import mock
+
+    import eventstream_bytes as es
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    from stream_proxy import StreamProxy
+
+    with StreamProxy(kinesis_mock.endpoint, script=lambda body: [es.shard_event([], "117")]) as proxy:
+        reader = AWSKinesisStreams.Consumer("eu-west-1", "AKID", "secret", "any", endpoint=proxy.endpoint, sessionToken="tok")
+        options = {"consumerARN": "arn:aws:kinesis:eu-west-1:1:stream/any/consumer/c:1", "shardId": SHARD, "type": 3}
+        assert reader.subscribeToShard(options, lambda *event: True, None).result(30)[0] is None
+    ((headers, body),) = proxy.requests
+    theirs = AWSRequest("POST", proxy.endpoint + "/", {k: headers[k] for k in ("Content-Type", "X-Amz-Target")}, body)
+    sent_at = datetime.datetime.strptime(headers["X-Amz-Date"], "%Y%m%dT%H%M%SZ")
+    with mock.patch("botocore.auth.get_current_datetime", return_value=sent_at):
+        SigV4Auth(Credentials("AKID", "secret", "tok"), "kinesis", "eu-west-1").add_auth(theirs)
+    assert headers["X-Amz-Target"] == "Kinesis_20131202.SubscribeToShard"
+    assert headers["X-Amz-Security-Token"] == "tok" and headers["Authorization"] == theirs.headers["Authorization"]
+
+
 def test_initial_response_is_accepted_and_the_shard_end_gives_the_children(kinesis_mock):
     import eventstream_bytes as es
 
