@@ -85,6 +85,15 @@ class StreamConsumers:
             raise _unexpected("DescribeStreamConsumer", "is malformed", answer)
         return answer["ConsumerDescription"]
 
+    def _existing(self, name: str, refused: Error) -> Dict[str, Any]:
+        """The consumer a ResourceInUseException named as existing; if there is none, the stream was busy: `refused`."""
+        try:
+            return self._describe(name)
+        except Error as error:
+            if error.awsErrorType == "ResourceNotFoundException":
+                raise refused from None
+            raise
+
     def register(self, name: object) -> Send[Dict[str, Any]]:
         """RegisterStreamConsumer, then DescribeStreamConsumer with growing pauses until it is ACTIVE.
 
@@ -98,7 +107,7 @@ class StreamConsumers:
             except Error as error:
                 if error.awsErrorType != "ResourceInUseException":
                     raise
-                consumer = self._describe(name)
+                consumer = self._existing(name, error)
             pause, longest = REGISTER_POLL
             deadline = time.monotonic() + REGISTER_WAIT
             while isinstance(consumer, dict) and consumer.get("ConsumerStatus") == "CREATING":

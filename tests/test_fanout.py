@@ -102,6 +102,23 @@ def test_register_waits_with_growing_pauses_while_the_consumer_is_creating(kines
     assert pauses[0] >= 0.05 and pauses[1] >= 0.1 and pauses[2] >= 0.2  # each pause twice the last
 
 
+def test_register_on_a_busy_stream_gives_the_refusal_not_a_missing_consumer(kinesis_mock, mock_stream):
+    """AWS answers ResourceInUseException both for a name that exists and for a stream that is not ACTIVE."""
+    from proxy import Proxy, aws_error
+
+    def busy(call):
+        if call.action == "RegisterStreamConsumer":
+            return aws_error(400, "ResourceInUseException", "Stream is UPDATING")
+        return None
+
+    with Proxy(kinesis_mock.endpoint, rule=busy) as proxy:
+        error, description = through_proxy(mock_stream, proxy).registerStreamConsumer("app", None).result(60)
+        actions = proxy.actions()
+    assert error.type == ERROR.REQUEST_FAILED and error.awsErrorType == "ResourceInUseException"
+    assert "UPDATING" in error.details and description is None
+    assert actions == ["DescribeStreamSummary", "RegisterStreamConsumer", "DescribeStreamConsumer"]
+
+
 def test_list_stream_consumers_reads_every_page(kinesis_mock, mock_stream):
     """The proxy pages kinesis-mock's whole list one consumer a page (kinesis-mock's own paging drops some)."""
     from proxy import Proxy
