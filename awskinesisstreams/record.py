@@ -1,6 +1,7 @@
 """AWSKinesisStreams.Record: one data record, as written by a Producer or read by a Consumer."""
 
 import json
+import math
 from typing import Any, Callable, Optional, Union
 
 from .enums import AWS_KINESIS_STREAMS_ENCRYPTION_TYPE
@@ -178,6 +179,16 @@ def _decimal(value: object, most: int) -> bool:
         and len(value) <= most
         and (value[0] != "0" or value == "0")
     )
+
+
+def is_finite_number(value: object) -> bool:
+    """True for an int or float (not a bool) that a float holds finitely: not NaN, infinite or too large."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
 
 
 def _describe(value: object) -> str:
