@@ -105,10 +105,7 @@ class Record:
         if isinstance(data, bytes):
             encoded = data
         elif isinstance(data, BYTES_LIKE):
-            try:
-                encoded = bytes(data)
-            except (ValueError, TypeError, BufferError) as exc:  # a released memoryview, say
-                raise library_error("record data could not be read as bytes: %s" % exc) from None
+            encoded = _bytes_of(data, "record data")
         else:
             encoded = self._encode_value(data)
         size = len(encoded) + key_bytes(key)
@@ -130,7 +127,7 @@ class Record:
             except UnicodeEncodeError as exc:
                 raise library_error("encoder returned a string that is not valid Unicode: %s" % exc) from None
         if isinstance(text, BYTES_LIKE):
-            return bytes(text)
+            return _bytes_of(text, "the encoder's result")
         raise library_error("encoder must return str or bytes, got %s" % _describe(text))
 
     def __repr__(self) -> str:
@@ -139,6 +136,14 @@ class Record:
             self.partitionKey,
             self.sequenceNumber,
         )
+
+
+def _bytes_of(value: Union[bytearray, memoryview], what: str) -> bytes:
+    """bytes(value); a LIBRARY_ERROR naming `what` if it cannot be read (a released memoryview, say)."""
+    try:
+        return bytes(value)
+    except (ValueError, TypeError, BufferError) as exc:
+        raise library_error("%s could not be read as bytes: %s" % (what, exc)) from None
 
 
 def key_bytes(key: str) -> int:

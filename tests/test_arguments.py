@@ -144,6 +144,10 @@ def test_put_records_wrong_records(endpoint, records, failed):
     assert (failed_count, results) == (failed, [])
 
 
+RELEASED = memoryview(b"x")
+RELEASED.release()
+
+
 @pytest.mark.parametrize(
     "record",
     [
@@ -154,6 +158,7 @@ def test_put_records_wrong_records(endpoint, records, failed):
         Record(1, "k", explicitHashKey=str(2**128)),
         Record(1, "k", explicitHashKey="abc"),
         Record(float("inf"), "k"),
+        Record(1, "k", encoder=lambda value: RELEASED),
     ],
     ids=lambda r: repr(r)[:60],
 )
