@@ -31,7 +31,7 @@ from .error import Error, as_error, library_error
 from .kinesis import _timestamp
 from .leases import LATEST, SHARD_END, START_POSITIONS, TRIM_HORIZON, Lease, LeaseStore, SQLiteLeaseStore
 from .loop import LOOP, Timer
-from .request import Timeout
+from .request import Timeout, is_seconds
 from .sigv4 import is_unicode
 from .shard_reader import Checkpointer, LeaseLost, ShardReader
 from .fanout import CONSUMER_NAME, StreamConsumers
@@ -63,11 +63,6 @@ DEFAULTS: Dict[str, Any] = {
     "deaggregate": True,  # KPL aggregates delivered as their user records
     "fanOut": None,  # a stream consumer's name: read by SubscribeToShard (enhanced fan-out), registered if missing
 }
-
-
-def _seconds(value: object) -> bool:
-    """True for a positive number that a thread can wait (threading.TIMEOUT_MAX at most)."""
-    return not isinstance(value, bool) and isinstance(value, (int, float)) and 0 < value <= threading.TIMEOUT_MAX
 
 
 class Worker(AWSKinesisStreams):
@@ -155,7 +150,7 @@ class Worker(AWSKinesisStreams):
             except Error as error:
                 wrong.append(error.details)
         numbers = ("leaseDuration", "heartbeatPeriod", "shardSyncPeriod", "stuckAfter", "maxShards")
-        bad_numbers = [name for name in numbers if opts[name] is not None and not _seconds(opts[name])]
+        bad_numbers = [name for name in numbers if opts[name] is not None and not is_seconds(opts[name])]
         wrong += ["%s must be a positive number of at most %d" % (name, threading.TIMEOUT_MAX) for name in bad_numbers]
         limit = opts["limit"]
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10000:

@@ -375,7 +375,9 @@ def test_a_dynamodb_lease_store_made_of_anything_fails_each_call_not_its_constru
     assert "DynamoDBLeaseStore" in repr(store)
 
 
-@pytest.mark.parametrize("connect, read", [("x", 1), (0, 1), (1, -1), (float("nan"), 1), (1, float("inf")), (True, 1)])
+@pytest.mark.parametrize(
+    "connect, read", [("x", 1), (0, 1), (1, -1), (float("nan"), 1), (1, float("inf")), (True, 1), (1e10, 1), (1, 10**400)]
+)
 def test_a_timeout_that_is_not_seconds_is_a_library_error_on_every_call(env, connect, read):
     timeout = AWSKinesisStreams.Timeout(connect, read)
     p = AWSKinesisStreams.Producer("us-east-1", "k", "s", env.stream, endpoint=env.server.endpoint, timeout=timeout)
