@@ -94,7 +94,7 @@ class BufferedProducer(AWSKinesisStreams):
         _number(rateLimit, 0.001, "rateLimit", wrong)
         _number(maxAggregateBytes, MIN_AGGREGATE_BYTES, "maxAggregateBytes", wrong, integer=True)
         if isinstance(maxAggregateBytes, int) and maxAggregateBytes > MAX_AGGREGATE_BYTES:
-            wrong.append("maxAggregateBytes must be at most %d, got %d" % (MAX_AGGREGATE_BYTES, maxAggregateBytes))
+            wrong.append("maxAggregateBytes must be at most %d, got %s" % (MAX_AGGREGATE_BYTES, _describe(maxAggregateBytes)))
         if wrong:
             earlier = self._init_error.details + "; " if self._init_error else "BufferedProducer wrongly initialized: "
             self._init_error = library_error(earlier + "; ".join(wrong))

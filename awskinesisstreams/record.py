@@ -131,9 +131,9 @@ class Record:
         raise library_error("encoder must return str or bytes, got %s" % _describe(text))
 
     def __repr__(self) -> str:
-        return "AWSKinesisStreams.Record(data=%s, partitionKey=%r, sequenceNumber=%r)" % (
+        return "AWSKinesisStreams.Record(data=%s, partitionKey=%s, sequenceNumber=%r)" % (
             _preview(self.data),
-            self.partitionKey,
+            safe_repr(self.partitionKey),
             self.sequenceNumber,
         )
 
@@ -198,15 +198,18 @@ def is_finite_number(value: object) -> bool:
 
 def _describe(value: object) -> str:
     """A short, safe description of a wrong argument for an error message (even one whose repr raises)."""
-    try:
-        text = repr(value)
-    except Exception:
-        text = "(no repr)"
-    if len(text) > 60:
-        text = text[:57] + "..."
-    return "%s %s" % (type(value).__name__, text)
+    return "%s %s" % (type(value).__name__, _preview(value))
 
 
-def _preview(data: Any) -> str:
-    text = repr(data)
+def _preview(value: object) -> str:
+    """`safe_repr(value)`, cut to 60 characters."""
+    text = safe_repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def safe_repr(value: object) -> str:
+    """repr(value), or "(no repr)" where that raises (an int of more than 4300 digits, say): a repr never raises."""
+    try:
+        return repr(value)
+    except Exception:
+        return "(no repr)"

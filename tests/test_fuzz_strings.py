@@ -354,11 +354,28 @@ class Hostile:
         lambda env, cb: iterator(env, cb, options=Hostile()),
         lambda env, cb: env.consumer().getRecords(Hostile(), cb),
         lambda env, cb: env.consumer().getRecords({"shardIterator": Hostile()}, cb),
+        lambda env, cb: AWSKinesisStreams.Consumer(*env.args()[0], Hostile(), endpoint=env.server.endpoint).getShards(cb),
+        lambda env, cb: AWSKinesisStreams.Consumer(*env.args()[0], deaggregate=Hostile(), endpoint=env.server.endpoint).getShards(cb),
     ],
 )
 def test_a_hostile_value_anywhere_is_a_library_error_that_says_what_is_wrong(env, call):
     err = exactly_one_outcome(lambda cb: call(env, cb))[0]
     assert "internal error" not in err.details and ("(no repr)" in err.details or "Hostile" in err.details)
+
+
+@pytest.mark.parametrize(
+    "use",
+    [
+        lambda: repr(Record(10**5000, 10**5000)),
+        lambda: repr(Record(Hostile(), Hostile())),
+        lambda: repr(AWSKinesisStreams.Producer(Hostile(), "k", "s", 10**5000)),
+        lambda: AWSKinesisStreams.setDebug(Hostile()),
+        lambda: AWSKinesisStreams.Consumer("us-east-1", "k", "s", "x").setDebug(Hostile()),
+    ],
+)
+def test_repr_and_set_debug_never_raise(use):
+    use()
+    AWSKinesisStreams.setDebug(False)
 
 
 @pytest.mark.parametrize("option", sorted(set(DEFAULTS) | set(CALLBACKS) - {"leaseStore", "processRecords"}))
