@@ -1,6 +1,5 @@
 """AWSKinesisStreams.BufferedProducer: many user records per request, KPL-aggregated, in key order."""
 
-import math
 import time
 from concurrent.futures import Future
 from functools import partial
@@ -12,7 +11,7 @@ from .error import Error, library_error
 from .lazy_future import LazyFuture
 from .loop import LOOP
 from .put_record_result import PutRecordResult
-from .record import MAX_RECORD_BYTES, Record, _describe
+from .record import MAX_RECORD_BYTES, Record, _describe, is_finite_number
 from .request import Timeout
 from .streams import AWSKinesisStreams, Outcome, _internal, close_seconds
 
@@ -24,16 +23,9 @@ def _number(value: object, low: float, name: str, wrong: List[str], integer: boo
     """Add to `wrong` unless `value` is an int (where `integer`) or a finite float-sized number, of at least `low`."""
     kinds = (int,) if integer else (int, float)
     typed = isinstance(value, kinds) and not isinstance(value, bool)
-    if not typed or not (integer or _finite(value)) or not value >= low:  # type: ignore[operator]
+    if not typed or not (integer or is_finite_number(value)) or not value >= low:  # type: ignore[operator]
         kind = "an integer" if integer else "a finite number"
         wrong.append("%s must be %s >= %s, got %s" % (name, kind, low, _describe(value)))
-
-
-def _finite(value: object) -> bool:
-    try:
-        return math.isfinite(value)  # type: ignore[arg-type]
-    except OverflowError:  # an int too large for a float
-        return False
 
 
 class _Batch:
@@ -102,7 +94,7 @@ class BufferedProducer(AWSKinesisStreams):
         _number(rateLimit, 0.001, "rateLimit", wrong)
         _number(maxAggregateBytes, MIN_AGGREGATE_BYTES, "maxAggregateBytes", wrong, integer=True)
         if isinstance(maxAggregateBytes, int) and maxAggregateBytes > MAX_AGGREGATE_BYTES:
-            wrong.append("maxAggregateBytes must be at most %d, got %d" % (MAX_AGGREGATE_BYTES, maxAggregateBytes))
+            wrong.append("maxAggregateBytes must be at most %d, got %s" % (MAX_AGGREGATE_BYTES, _describe(maxAggregateBytes)))
         if wrong:
             earlier = self._init_error.details + "; " if self._init_error else "BufferedProducer wrongly initialized: "
             self._init_error = library_error(earlier + "; ".join(wrong))

@@ -7,7 +7,7 @@ from .error import library_error
 from .fanout import StreamConsumers, Subscription
 from .kinesis import Kinesis
 from .relay import Relay
-from .record import Record
+from .record import Record, _describe
 from .request import Timeout
 from .retry import Retry
 from .streams import AWSKinesisStreams, Outcome
@@ -50,11 +50,12 @@ class Consumer(AWSKinesisStreams):
         )
         if isBlob is None:
             isBlob = False
-        if not isinstance(isBlob, bool) and self._init_error is None:
-            self._init_error = library_error("Consumer wrongly initialized: isBlob must be a boolean")
-        self._isBlob = bool(isBlob)
-        if not isinstance(deaggregate, bool) and self._init_error is None:
-            self._init_error = library_error("Consumer wrongly initialized: deaggregate must be a boolean")
+        for name, value in (("isBlob", isBlob), ("deaggregate", deaggregate)):
+            if not isinstance(value, bool) and self._init_error is None:
+                self._init_error = library_error(
+                    "Consumer wrongly initialized: %s must be a boolean, got %s" % (name, _describe(value))
+                )
+        self._isBlob = isBlob is True
         self._deaggregate = deaggregate is True
         self._stream_consumers: Optional[StreamConsumers] = None
 

@@ -9,7 +9,6 @@ library's objects.
 import binascii
 import datetime
 import json
-import math
 from json.encoder import encode_basestring_ascii as json_string
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 
@@ -22,7 +21,7 @@ from .enums import (
 )
 from .error import Error, library_error
 from .put_record_result import PutRecordResult
-from .record import Record, _describe, is_sequence_number, key_bytes
+from .record import Record, _describe, is_finite_number, is_sequence_number, key_bytes
 from .request import AwsJsonClient
 from .retry import RETRIED_RECORD_ERRORS, Attempts
 
@@ -83,13 +82,16 @@ def _unexpected(action: str, what: str, answer: Any) -> Error:
 def _timestamp(value: object) -> float:
     """Seconds since the epoch from an int, a float or an aware datetime."""
     if isinstance(value, datetime.datetime):
-        if value.tzinfo is None:
+        try:  # a naive datetime has no offset, whatever its tzinfo; an application's tzinfo may fail
+            seconds = None if value.utcoffset() is None else value.timestamp()
+        except Exception as exc:
+            raise library_error("timestamp could not be read: %s" % _describe(exc)) from None
+        if seconds is None:
             raise library_error("timestamp must be an aware datetime (a naive one has no time zone)")
-        return value.timestamp()
-    finite = isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
-    if isinstance(value, bool) or not finite:
+        return seconds
+    if not is_finite_number(value):
         raise library_error("timestamp must be seconds since the epoch, got %s" % _describe(value))
-    return value
+    return value  # type: ignore[return-value]
 
 
 class Kinesis:

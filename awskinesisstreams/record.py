@@ -1,6 +1,7 @@
 """AWSKinesisStreams.Record: one data record, as written by a Producer or read by a Consumer."""
 
 import json
+import math
 from typing import Any, Callable, Optional, Union
 
 from .enums import AWS_KINESIS_STREAMS_ENCRYPTION_TYPE
@@ -104,10 +105,7 @@ class Record:
         if isinstance(data, bytes):
             encoded = data
         elif isinstance(data, BYTES_LIKE):
-            try:
-                encoded = bytes(data)
-            except (ValueError, TypeError, BufferError) as exc:  # a released memoryview, say
-                raise library_error("record data could not be read as bytes: %s" % exc) from None
+            encoded = _bytes_of(data, "record data")
         else:
             encoded = self._encode_value(data)
         size = len(encoded) + key_bytes(key)
@@ -129,15 +127,23 @@ class Record:
             except UnicodeEncodeError as exc:
                 raise library_error("encoder returned a string that is not valid Unicode: %s" % exc) from None
         if isinstance(text, BYTES_LIKE):
-            return bytes(text)
+            return _bytes_of(text, "the encoder's result")
         raise library_error("encoder must return str or bytes, got %s" % _describe(text))
 
     def __repr__(self) -> str:
-        return "AWSKinesisStreams.Record(data=%s, partitionKey=%r, sequenceNumber=%r)" % (
+        return "AWSKinesisStreams.Record(data=%s, partitionKey=%s, sequenceNumber=%r)" % (
             _preview(self.data),
-            self.partitionKey,
+            safe_repr(self.partitionKey),
             self.sequenceNumber,
         )
+
+
+def _bytes_of(value: Union[bytearray, memoryview], what: str) -> bytes:
+    """bytes(value); a LIBRARY_ERROR naming `what` if it cannot be read (a released memoryview, say)."""
+    try:
+        return bytes(value)
+    except (ValueError, TypeError, BufferError) as exc:
+        raise library_error("%s could not be read as bytes: %s" % (what, exc)) from None
 
 
 def key_bytes(key: str) -> int:
@@ -180,17 +186,30 @@ def _decimal(value: object, most: int) -> bool:
     )
 
 
+def is_finite_number(value: object) -> bool:
+    """True for an int or float (not a bool) that a float holds finitely: not NaN, infinite or too large."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
+
+
 def _describe(value: object) -> str:
     """A short, safe description of a wrong argument for an error message (even one whose repr raises)."""
-    try:
-        text = repr(value)
-    except Exception:
-        text = "(no repr)"
-    if len(text) > 60:
-        text = text[:57] + "..."
-    return "%s %s" % (type(value).__name__, text)
+    return "%s %s" % (type(value).__name__, _preview(value))
 
 
-def _preview(data: Any) -> str:
-    text = repr(data)
+def _preview(value: object) -> str:
+    """`safe_repr(value)`, cut to 60 characters."""
+    text = safe_repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def safe_repr(value: object) -> str:
+    """repr(value), or "(no repr)" where that raises (an int of more than 4300 digits, say): a repr never raises."""
+    try:
+        return repr(value)
+    except Exception:
+        return "(no repr)"

@@ -8,7 +8,6 @@ answers an event stream, hands the answer over open.
 
 import json
 import logging
-import math
 import os
 import socket
 import threading
@@ -42,11 +41,13 @@ class Timeout:
     read: float = 30.0
 
     def usable(self) -> bool:
-        """True if both are positive numbers of seconds, or None (no limit), as `requests` takes them."""
-        return all(
-            value is None or (not isinstance(value, bool) and isinstance(value, (int, float)) and 0 < value < math.inf)
-            for value in (self.connect, self.read)
-        )
+        """True if both are positive numbers of seconds a socket can wait, or None (no limit), as `requests` takes them."""
+        return all(value is None or is_seconds(value) for value in (self.connect, self.read))
+
+
+def is_seconds(value: object) -> bool:
+    """True for a positive number of seconds that a thread or socket can wait (threading.TIMEOUT_MAX at most)."""
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and 0 < value <= threading.TIMEOUT_MAX
 
 
 def default_endpoint(service: str, region: str) -> str:
@@ -135,7 +136,10 @@ class AwsJsonClient:
         if endpoint is not None and (not isinstance(endpoint, str) or not endpoint.startswith(("http://", "https://"))):
             raise library_error("endpoint must be an http:// or https:// URL")
         if timeout is not None and (not isinstance(timeout, Timeout) or not timeout.usable()):
-            raise library_error("timeout must be an AWSKinesisStreams.Timeout of positive seconds (or None)")
+            raise library_error(
+                "timeout must be an AWSKinesisStreams.Timeout of positive seconds, at most %d (or None)"
+                % threading.TIMEOUT_MAX
+            )
         endpoint = resolve_endpoint(service, region, endpoint)
         return cls(endpoint, region, service, target_prefix, json_version, credentials, timeout or Timeout(), retry)
 

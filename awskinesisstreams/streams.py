@@ -15,6 +15,7 @@ from typing import Any, Callable, Optional, Set, Tuple, TypeVar, Union
 from .error import Error, library_error
 from .kinesis import JSON_VERSION, TARGET_PREFIX, Kinesis
 from .loop import LOOP, Callback
+from .record import _describe, safe_repr
 from .request import AwsJsonClient, Credentials, Timeout
 from .retry import Retry
 
@@ -110,8 +111,16 @@ class AWSKinesisStreams:
 
     @staticmethod
     def setDebug(value: bool) -> None:
-        """Turn debug output (requests, answers, errors; never secrets) on or off, for the whole library."""
-        _set_debug(bool(value))
+        """Turn debug output (requests, answers, errors; never secrets) on or off, for the whole library.
+
+        A value whose truth cannot be told (bool() raises) changes nothing and is logged: setDebug never raises.
+        """
+        try:
+            on = bool(value)
+        except Exception:
+            logger.warning("setDebug: %s is neither true nor false; debug output left as it is", _describe(value))
+            return
+        _set_debug(on)
 
     def _request(
         self,
@@ -193,9 +202,9 @@ class AWSKinesisStreams:
 
     def __repr__(self) -> str:
         endpoint = self._kinesis.client.endpoint if self._kinesis else None
-        return "AWSKinesisStreams.%s(region=%r, streamName=%r, endpoint=%r)" % (
+        return "AWSKinesisStreams.%s(region=%s, streamName=%s, endpoint=%r)" % (
             type(self).__name__,
-            self._region,
-            self._streamName,
+            safe_repr(self._region),
+            safe_repr(self._streamName),
             endpoint,
         )

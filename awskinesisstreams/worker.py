@@ -31,7 +31,8 @@ from .error import Error, as_error, library_error
 from .kinesis import _timestamp
 from .leases import LATEST, SHARD_END, START_POSITIONS, TRIM_HORIZON, Lease, LeaseStore, SQLiteLeaseStore
 from .loop import LOOP, Timer
-from .request import Timeout
+from .record import _describe
+from .request import Timeout, is_seconds
 from .sigv4 import is_unicode
 from .shard_reader import Checkpointer, LeaseLost, ShardReader
 from .fanout import CONSUMER_NAME, StreamConsumers
@@ -63,11 +64,6 @@ DEFAULTS: Dict[str, Any] = {
     "deaggregate": True,  # KPL aggregates delivered as their user records
     "fanOut": None,  # a stream consumer's name: read by SubscribeToShard (enhanced fan-out), registered if missing
 }
-
-
-def _seconds(value: object) -> bool:
-    """True for a positive number that a thread can wait (threading.TIMEOUT_MAX at most)."""
-    return not isinstance(value, bool) and isinstance(value, (int, float)) and 0 < value <= threading.TIMEOUT_MAX
 
 
 class Worker(AWSKinesisStreams):
@@ -144,7 +140,7 @@ class Worker(AWSKinesisStreams):
             if fn is not None and not callable(fn)
         ]
         position = opts["initialPosition"]
-        position = ITERATOR[position] if position in START_POSITIONS else to_enum(ITERATOR, position)
+        position = ITERATOR[position] if isinstance(position, str) and position in START_POSITIONS else to_enum(ITERATOR, position)
         if position is None or position.name not in START_POSITIONS:
             wrong.append("initialPosition must be TRIM_HORIZON, LATEST or AT_TIMESTAMP")
         else:
@@ -155,7 +151,8 @@ class Worker(AWSKinesisStreams):
             except Error as error:
                 wrong.append(error.details)
         numbers = ("leaseDuration", "heartbeatPeriod", "shardSyncPeriod", "stuckAfter", "maxShards")
-        bad_numbers = [name for name in numbers if opts[name] is not None and not _seconds(opts[name])]
+        optional = ("heartbeatPeriod", "stuckAfter", "maxShards")  # None: a third of leaseDuration, never stuck, no limit
+        bad_numbers = [name for name in numbers if not (opts[name] is None and name in optional) and not is_seconds(opts[name])]
         wrong += ["%s must be a positive number of at most %d" % (name, threading.TIMEOUT_MAX) for name in bad_numbers]
         limit = opts["limit"]
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10000:
@@ -179,9 +176,13 @@ class Worker(AWSKinesisStreams):
 
     def start(self, callback: Optional[Callable[[Any], Any]] = None) -> None:
         """Start reading: `callback(error)` once the lease store is ready (or could not be made ready)."""
-        if self._init_error is not None or self._started:
-            error = self._init_error or library_error("Worker already started")
-            LOOP.deliver((error,), callback if callable(callback) else None)
+        error = self._init_error or (library_error("Worker already started") if self._started else None)
+        if callback is not None and not callable(callback):
+            error = error or library_error("start: callback must be callable, got %s" % _describe(callback))
+            callback = None
+            self._report(None, error)  # the application has no other way to hear of it
+        if error is not None:
+            LOOP.deliver((error,), callback)
             return
         self._started = True
         self._tick()
@@ -212,7 +213,7 @@ class Worker(AWSKinesisStreams):
     def _report(self, shardId: Optional[str], error: Error) -> None:
         """Tell the application through onError (on the loop), or log it."""
         on_error = self._callbacks["onError"]
-        if on_error is None:
+        if not callable(on_error):  # None, or the wrong option that made the Worker refuse to start
             logger.warning("Worker %s, %s: %s", self.workerId, shardId, error)
         else:
             LOOP.deliver((shardId, error), on_error)

@@ -6,7 +6,7 @@ import math
 
 import pytest
 from conftest import OneCallback, any_text, new_stream
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 from test_fuzz_strings import Env, Hostile
 
 from awskinesisstreams import AWS_KINESIS_STREAMS_ERROR as ERR, AWSKinesisStreams
@@ -62,6 +62,7 @@ def outcome_of(call):
 @pytest.mark.parametrize("keyword", sorted(KEYWORDS))
 @FUZZ
 @given(value=ANYTHING)
+@example(value=10**5000)  # an int whose repr (and %d) raises
 def test_any_value_of_any_keyword_is_taken_or_refused_on_every_call(env, keyword, value):
     p = env.buffered(**{keyword: value})
     accepted = KEYWORDS[keyword](value)

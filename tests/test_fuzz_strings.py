@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from awskinesisstreams import AWS_KINESIS_STREAMS_ERROR as ERR, AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE as IT, AWSKinesisStreams
 from awskinesisstreams.dynamodb import DynamoDBLeaseStore
 from awskinesisstreams.leases import SQLiteLeaseStore
+from awskinesisstreams.worker import CALLBACKS, DEFAULTS
 
 Record = AWSKinesisStreams.Record
 FUZZ = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -309,7 +310,7 @@ def test_any_string_in_a_worker_gets_one_start_and_one_stop_callback(env, name, 
     "option, value",
     [("leaseDuration", float("nan")), ("leaseDuration", float("inf")), ("leaseDuration", 10**400), ("leaseDuration", "x"),
      ("heartbeatPeriod", "x"), ("stuckAfter", 1e300), ("limit", True), ("pace", []), ("pace", {}), ("maxShards", -1),
-     ((1, 2), 3), ("timestamp", float("inf"))],
+     ((1, 2), 3), ("timestamp", float("inf")), ("timestamp", 10**400), ("leaseDuration", None), ("shardSyncPeriod", None)],
 )
 def test_a_worker_option_of_any_type_is_a_library_error_at_start(env, option, value):
     given = {"options": {option: value}}
@@ -353,11 +354,51 @@ class Hostile:
         lambda env, cb: iterator(env, cb, options=Hostile()),
         lambda env, cb: env.consumer().getRecords(Hostile(), cb),
         lambda env, cb: env.consumer().getRecords({"shardIterator": Hostile()}, cb),
+        lambda env, cb: AWSKinesisStreams.Consumer(*env.args()[0], Hostile(), endpoint=env.server.endpoint).getShards(cb),
+        lambda env, cb: AWSKinesisStreams.Consumer(*env.args()[0], deaggregate=Hostile(), endpoint=env.server.endpoint).getShards(cb),
     ],
 )
 def test_a_hostile_value_anywhere_is_a_library_error_that_says_what_is_wrong(env, call):
     err = exactly_one_outcome(lambda cb: call(env, cb))[0]
     assert "internal error" not in err.details and ("(no repr)" in err.details or "Hostile" in err.details)
+
+
+@pytest.mark.parametrize(
+    "use",
+    [
+        lambda: repr(Record(10**5000, 10**5000)),
+        lambda: repr(Record(Hostile(), Hostile())),
+        lambda: repr(AWSKinesisStreams.Producer(Hostile(), "k", "s", 10**5000)),
+        lambda: AWSKinesisStreams.setDebug(Hostile()),
+        lambda: AWSKinesisStreams.Consumer("us-east-1", "k", "s", "x").setDebug(Hostile()),
+    ],
+)
+def test_repr_and_set_debug_never_raise(use):
+    use()
+    AWSKinesisStreams.setDebug(False)
+
+
+@pytest.mark.parametrize("option", sorted(set(DEFAULTS) | set(CALLBACKS) - {"leaseStore", "processRecords"}))
+def test_a_hostile_worker_option_is_a_library_error_at_start(env, option):
+    given = {"options": {option: Hostile()}, "initialPosition": IT.AT_TIMESTAMP} if option == "timestamp" else {option: Hostile()}
+    err = start_and_stop(env, given)
+    assert err is not None and "Worker wrongly initialized" in err.details
+
+
+@pytest.mark.parametrize("callback", ["not a function", 5])
+def test_a_worker_start_callback_that_is_not_callable_is_reported_and_nothing_starts(env, callback):
+    store, errors = SQLiteLeaseStore(str(env.folder / (uuid.uuid4().hex + ".sqlite3"))), []
+    args, keywords = env.args()
+    keywords.pop("retries")
+    options = dict(leaseStore=store, processRecords=lambda records, cb: cb(None, True), onError=lambda shard, err: errors.append(err))
+    worker = AWSKinesisStreams.Worker(*args, options, **keywords)
+    worker.start(callback)
+    assert wait_for(lambda: errors, 5) and errors[0].type == ERR.LIBRARY_ERROR and "callback" in errors[0].details
+    stopped = OneCallback()
+    worker.stop(stopped)
+    assert wait_for(lambda: stopped.calls == 1, 20)
+    store.prepare()
+    assert store.list(worker.applicationName, env.stream) == []  # never started: no lease was made
 
 
 @pytest.mark.parametrize(
@@ -375,7 +416,9 @@ def test_a_dynamodb_lease_store_made_of_anything_fails_each_call_not_its_constru
     assert "DynamoDBLeaseStore" in repr(store)
 
 
-@pytest.mark.parametrize("connect, read", [("x", 1), (0, 1), (1, -1), (float("nan"), 1), (1, float("inf")), (True, 1)])
+@pytest.mark.parametrize(
+    "connect, read", [("x", 1), (0, 1), (1, -1), (float("nan"), 1), (1, float("inf")), (True, 1), (1e10, 1), (1, 10**400)]
+)
 def test_a_timeout_that_is_not_seconds_is_a_library_error_on_every_call(env, connect, read):
     timeout = AWSKinesisStreams.Timeout(connect, read)
     p = AWSKinesisStreams.Producer("us-east-1", "k", "s", env.stream, endpoint=env.server.endpoint, timeout=timeout)
