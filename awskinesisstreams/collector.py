@@ -11,7 +11,6 @@ routed again, in the order given.
 """
 
 import logging
-import random
 import threading
 import time
 from collections import deque
@@ -19,13 +18,13 @@ from concurrent.futures import Future
 from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple, Union
 
 from .enums import AWS_KINESIS_STREAMS_ERROR
-from .error import Error, library_error
+from .error import Error, internal_error, library_error
 from .kinesis import Kinesis
 from .lazy_future import LazyFuture
 from .loop import LOOP, Timer
-from .outcomes import Epoch, Flush, Tally, answer, deliver
+from .outcomes import Epoch, Flush, Tally, answer, buffer_full, deliver, expired, record_error
 from .put_record_result import PutRecordResult
-from .retry import is_retryable
+from .retry import Retry, is_retryable
 from .shard_map import ShardMap
 from .shard_queue import Entry, ShardQueue, Unit
 
@@ -37,16 +36,10 @@ logger = logging.getLogger("awskinesisstreams")
 AGGREGATED_OVERHEAD = 250
 PLAIN_OVERHEAD = 490
 ROUTE_CACHE_SIZE = 1 << 16
-BACKOFF = 0.05  # the first wait after a failed request; it doubles up to BACKOFF_CAP
-BACKOFF_CAP = 2.0
+PAUSES = Retry()  # after failed requests: from 0.05 s, doubling up to 2 s, with full jitter
 INFINITY = float("inf")
 _now = time.monotonic
 CLOSED = "BufferedProducer is closed"
-
-
-def backoff(failures: int) -> float:
-    """The wait after `failures` failed requests in a row: exponential, capped, with jitter."""
-    return min(BACKOFF_CAP, BACKOFF * 2.0 ** min(failures - 1, 16)) * (0.5 + random.random() / 2)
 
 
 def _attempt(send: Callable[[], Any]) -> Tuple[Optional[Error], Any]:
@@ -56,18 +49,7 @@ def _attempt(send: Callable[[], Any]) -> Tuple[Optional[Error], Any]:
     except Error as error:
         return error, None
     except Exception as exc:
-        logger.exception("buffered producer: internal error")
-        return library_error("internal error: %s" % type(exc).__name__), None
-
-
-def _record_error(result: PutRecordResult) -> Error:
-    """A record refused inside a 200 PutRecords answer, as an Error."""
-    return Error(
-        AWS_KINESIS_STREAMS_ERROR.REQUEST_FAILED,
-        "PutRecords record failed: %s: %s" % (result.errorCode, result.errorMessage),
-        200,
-        {"__type": result.errorCode, "message": result.errorMessage},
-    )
+        return internal_error("buffered producer", exc), None
 
 
 def _retried(error: Error) -> bool:
@@ -132,7 +114,7 @@ class Collector:
                 return library_error(CLOSED)
             full = self.buffered + cost > self._max_bytes and self.buffered
             if full and LOOP.on_loop_thread():
-                return self._full(cost)
+                return buffer_full(self.buffered, cost, self._max_bytes)
             self.given += 1  # given now, so a flush or close from now on waits for it, even while it waits for room
             epoch = self._epoch
             epoch.count += 1
@@ -156,12 +138,9 @@ class Collector:
         with self._lock:
             if self._closed:
                 return library_error(CLOSED)
-            if (
-                LOOP.on_loop_thread()
-                and self.buffered + total > self._max_bytes
-                and (self.buffered or len(records) > 1)
-            ):
-                return self._full(total)
+            fits = self.buffered + total <= self._max_bytes or not self.buffered and len(records) == 1
+            if not fits and LOOP.on_loop_thread():
+                return buffer_full(self.buffered, total, self._max_bytes)
             self.given += len(records)  # all given now (see add)
             epoch = self._epoch
             epoch.count += len(records)
@@ -196,12 +175,6 @@ class Collector:
                 self._routes.clear()
             self._routes[entry.key] = queue
         return queue
-
-    def _full(self, cost: int) -> Error:
-        return library_error(
-            "buffer full: %d bytes buffered, %d more do not fit in maxBufferedBytes %d (on the library's thread "
-            "putRecord cannot wait)" % (self.buffered, cost, self._max_bytes)
-        )
 
     def _wait_for_room(self, cost: int) -> None:
         """Wait (the lock is held; never on the loop thread) until `cost` more bytes fit."""
@@ -270,16 +243,16 @@ class Collector:
                     moved = moved or result.shardId != queue.shard_id
                 else:
                     failed.append(unit)
-                    error = _record_error(result)
+                    error = record_error(result)
         elif _retried(error):
             failed = units
         else:
             given_up = [(entry, error) for unit in units for entry in unit.entries]
         with self._lock:
             self._in_flight -= 1
-            again, expired = queue.without_expired(failed, now - self._ttl)
-            queue.landed(again, error, backoff, now)
-            given_up.extend((entry, self._expiry(error)) for entry in expired)
+            again, too_old = queue.without_expired(failed, now - self._ttl)
+            queue.landed(again, error, PAUSES.delay, now)
+            given_up.extend((entry, expired(self._ttl, error)) for entry in too_old)
             if moved:
                 logger.debug("a record landed outside shard %s: listing the shards again", queue.shard_id)
                 self._map = None
@@ -289,20 +262,6 @@ class Collector:
                 self._send(queue, now)
             self._rearm(now)
         self._answer(written, given_up)
-
-    def _expiry(self, last: Optional[Error]) -> Error:
-        """The error of a record whose time to live ran out, carrying the last error it met."""
-        if last is None:
-            return Error(
-                AWS_KINESIS_STREAMS_ERROR.REQUEST_FAILED,
-                "record not written within recordTtl (%g s): its shard was still busy" % self._ttl,
-            )
-        return Error(
-            AWS_KINESIS_STREAMS_ERROR.REQUEST_FAILED,
-            "record not written within recordTtl (%g s); last error: %s" % (self._ttl, last.details),
-            last.httpStatus,
-            last.httpResponse,
-        )
 
     # -- the shard map (the lock is held) -------------------------------------------
 
@@ -329,7 +288,7 @@ class Collector:
                 self._list_error = error
                 if _retried(error):
                     self._list_failures += 1
-                    self._list_not_before = now + backoff(self._list_failures)
+                    self._list_not_before = now + PAUSES.delay(self._list_failures)
                 else:  # the stream is missing or not ours: nothing buffered can be written
                     given_up = [(entry, error) for entry in self._drain()]
             else:
@@ -401,12 +360,12 @@ class Collector:
         with self._lock:
             self._timer, self._timer_at = None, INFINITY
             for queue in self._queues:
-                given_up.extend((entry, self._expiry(queue.last_error)) for entry in queue.expire(cutoff))
+                given_up.extend((entry, expired(self._ttl, queue.last_error)) for entry in queue.expire(cutoff))
                 if queue.deadline <= now + 0.001:  # a timer may fire a hair early
                     queue.seal()
                 self._send(queue, now)
             if self._unrouted and self._unrouted[0].given <= cutoff:
-                error = self._expiry(self._list_error)
+                error = expired(self._ttl, self._list_error)
                 given_up.extend((entry, error) for entry in self._unrouted if entry.given <= cutoff)
                 self._unrouted = [entry for entry in self._unrouted if entry.given > cutoff]
             if self._map is None:

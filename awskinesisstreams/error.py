@@ -1,8 +1,11 @@
 """AWSKinesisStreams.Error: what every error-first callback receives when a call fails."""
 
+import logging
 from typing import Any, Dict, List, Optional
 
 from .enums import AWS_KINESIS_STREAMS_ERROR
+
+logger = logging.getLogger("awskinesisstreams")
 
 
 class Error(Exception):
@@ -54,6 +57,17 @@ class Error(Exception):
 def library_error(details: str) -> Error:
     """A LIBRARY_ERROR: wrong initialisation or arguments, found before anything is sent."""
     return Error(AWS_KINESIS_STREAMS_ERROR.LIBRARY_ERROR, details)
+
+
+def unexpected_answer(action: str, what: str, answer: Any) -> Error:
+    """An UNEXPECTED_RESPONSE: a 2xx answer to `action` that is not what was asked for (carried as httpResponse)."""
+    return Error(AWS_KINESIS_STREAMS_ERROR.UNEXPECTED_RESPONSE, "%s answer %s" % (action, what), 200, answer)
+
+
+def internal_error(name: str, exc: Exception) -> Error:
+    """An argument no check foresaw made the library fail (a bug): logged with its traceback, and a LIBRARY_ERROR."""
+    logger.error("%s: internal error", name, exc_info=exc)
+    return library_error("%s: internal error: %s" % (name, type(exc).__name__))
 
 
 def as_error(exc: Exception) -> Error:

@@ -12,9 +12,10 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .enums import AWS_KINESIS_STREAMS_ERROR, AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE as ITERATOR, to_enum
-from .error import Error, library_error
+from .error import Error, library_error, unexpected_answer
 from .eventstream import Decoder, EventStreamError, Message
-from .kinesis import Kinesis, Send, _unexpected, decode_records, starting_point
+from .kinesis import Kinesis, Send, starting_point
+from .received import decode_records
 from .record import Record, _describe
 from .request import OpenStream
 
@@ -72,7 +73,7 @@ class StreamConsumers:
             answer = self.client.call("DescribeStreamSummary", _json({"StreamName": self.stream_name}), (key,))
             arn = answer[key].get("StreamARN") if isinstance(answer[key], dict) else None
             if not isinstance(arn, str) or not arn:
-                raise _unexpected("DescribeStreamSummary", "has no StreamARN", answer)
+                raise unexpected_answer("DescribeStreamSummary", "has no StreamARN", answer)
             self._arn = arn
         return self._arn
 
@@ -82,7 +83,7 @@ class StreamConsumers:
     def _describe(self, name: str) -> Dict[str, Any]:
         answer = self._consumer_call("DescribeStreamConsumer", name, ("ConsumerDescription",))
         if not isinstance(answer["ConsumerDescription"], dict):
-            raise _unexpected("DescribeStreamConsumer", "is malformed", answer)
+            raise unexpected_answer("DescribeStreamConsumer", "is malformed", answer)
         return answer["ConsumerDescription"]
 
     def _existing(self, name: str, refused: Error) -> Dict[str, Any]:
@@ -118,7 +119,7 @@ class StreamConsumers:
                 pause = min(pause * 2, longest)
                 consumer = self._describe(name)
             if not isinstance(consumer, dict):
-                raise _unexpected("RegisterStreamConsumer", "is malformed", consumer)
+                raise unexpected_answer("RegisterStreamConsumer", "is malformed", consumer)
             return description(consumer)
 
         return send
@@ -143,7 +144,7 @@ class StreamConsumers:
                 answer = self.client.call("ListStreamConsumers", _json(body), ("Consumers",))
                 page = answer["Consumers"]
                 if not isinstance(page, list) or not all(isinstance(consumer, dict) for consumer in page):
-                    raise _unexpected("ListStreamConsumers", "is malformed", answer)
+                    raise unexpected_answer("ListStreamConsumers", "is malformed", answer)
                 consumers.extend(description(consumer) for consumer in page)
                 token = answer.get("NextToken")
                 if not token or not page:
@@ -187,7 +188,7 @@ def _event_fields(event: Dict[str, Any]) -> Tuple[Optional[str], int, List[str]]
         or not isinstance(millis, int)
         or not all(isinstance(shard, str) for shard in ids)
     ):
-        raise _unexpected("SubscribeToShard", "event is malformed", event)
+        raise unexpected_answer("SubscribeToShard", "event is malformed", event)
     return continuation, millis, ids
 
 

@@ -12,16 +12,16 @@ import json
 from json.encoder import encode_basestring_ascii as json_string
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 
-from .aggregation import MAGIC, deaggregate
 from .enums import (
     AWS_KINESIS_STREAMS_ENCRYPTION_TYPE as ENCRYPTION,
-    AWS_KINESIS_STREAMS_ERROR,
     AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE as ITERATOR,
+    encryption_type,
     to_enum,
 )
-from .error import Error, library_error
+from .error import Error, library_error, unexpected_answer
 from .put_record_result import PutRecordResult
 from .record import Record, _describe, is_finite_number, is_sequence_number, key_bytes
+from .received import decode_records
 from .request import AwsJsonClient
 from .retry import RETRIED_RECORD_ERRORS, Attempts
 
@@ -35,14 +35,6 @@ MAX_PUT_BYTES = 5 * 1024 * 1024
 MAX_GET_LIMIT = 10000
 LIST_SHARDS_PAGE = 10000
 SEQUENCE_ITERATORS = (ITERATOR.AT_SEQUENCE_NUMBER, ITERATOR.AFTER_SEQUENCE_NUMBER)
-
-
-# Looked up once: reading an Enum member off its class costs 0.1 us, paid for every record read or written.
-KMS, NOT_ENCRYPTED = ENCRYPTION.KMS, ENCRYPTION.NONE
-
-
-def _encryption(name: Optional[str]) -> ENCRYPTION:
-    return KMS if name == "KMS" else NOT_ENCRYPTED
 
 
 def _result(entry: Dict[str, Any], encryption: ENCRYPTION) -> PutRecordResult:
@@ -75,11 +67,7 @@ def _record_json(record: Record) -> Tuple[str, int]:
     return record_entry(raw, key, record.explicitHashKey), len(raw) + key_bytes(key)
 
 
-def _unexpected(action: str, what: str, answer: Any) -> Error:
-    return Error(AWS_KINESIS_STREAMS_ERROR.UNEXPECTED_RESPONSE, "%s answer %s" % (action, what), 200, answer)
-
-
-def _timestamp(value: object) -> float:
+def timestamp_seconds(value: object) -> float:
     """Seconds since the epoch from an int, a float or an aware datetime."""
     if isinstance(value, datetime.datetime):
         try:  # a naive datetime has no offset, whatever its tzinfo; an application's tzinfo may fail
@@ -115,7 +103,7 @@ class Kinesis:
 
         def send() -> PutRecordResult:
             answer = self.client.call("PutRecord", payload, ("ShardId", "SequenceNumber"))
-            return _result(answer, _encryption(answer.get("EncryptionType")))
+            return _result(answer, encryption_type(answer.get("EncryptionType")))
 
         return send
 
@@ -176,12 +164,12 @@ class Kinesis:
         answer = self.client.call("PutRecords", payload.encode("ascii"), ("Records",), attempts)
         answered = answer["Records"]
         if not isinstance(answered, list) or len(answered) != len(pending):
-            raise _unexpected("PutRecords", "does not have one result per record", answer)
-        encryption = _encryption(answer.get("EncryptionType"))
+            raise unexpected_answer("PutRecords", "does not have one result per record", answer)
+        encryption = encryption_type(answer.get("EncryptionType"))
         try:
             return [_result(entry, encryption) for entry in answered]
         except AttributeError:
-            raise _unexpected("PutRecords", "has a result that is not an object", answer) from None
+            raise unexpected_answer("PutRecords", "has a result that is not an object", answer) from None
 
     def put_entries(self, entries: List[str]) -> Send[List[PutRecordResult]]:
         """One PutRecords request of prepared `record_entry` texts (at most 500, 5 MiB), with no record resent.
@@ -210,7 +198,7 @@ class Kinesis:
                 answer = self.client.call("ListShards", payload, ("Shards",))
                 page = answer["Shards"]
                 if not isinstance(page, list) or not all(isinstance(s, dict) and "ShardId" in s for s in page):
-                    raise _unexpected("ListShards", "has a malformed Shards list", answer)
+                    raise unexpected_answer("ListShards", "has a malformed Shards list", answer)
                 shards.extend(page)
                 token = answer.get("NextToken")
                 if not token:
@@ -242,7 +230,7 @@ class Kinesis:
             answer = self.client.call("GetShardIterator", payload, ("ShardIterator",))
             iterator = answer["ShardIterator"]
             if not isinstance(iterator, str) or not iterator:
-                raise _unexpected("GetShardIterator", "has no usable ShardIterator", answer)
+                raise unexpected_answer("GetShardIterator", "has no usable ShardIterator", answer)
             return iterator
 
         return send
@@ -275,7 +263,7 @@ class Kinesis:
             answer = self.client.call("GetRecords", payload, ("Records",))
             entries = answer["Records"]
             if not isinstance(entries, list):
-                raise _unexpected("GetRecords", "has a Records field that is not a list", answer)
+                raise unexpected_answer("GetRecords", "has a Records field that is not a list", answer)
             next_iterator = answer.get("NextShardIterator")
             next_options = None
             if next_iterator:
@@ -285,26 +273,6 @@ class Kinesis:
             return decode_records("GetRecords", answer, is_blob, unpack, next_options), millis, next_options
 
         return send
-
-
-def decode_records(
-    action: str, answer: Dict[str, Any], is_blob: bool, unpack: bool, next_options: Optional[Dict[str, Any]]
-) -> List[Record]:
-    """The Records of a GetRecords answer or a SubscribeToShard event, as a consumer delivers them.
-
-    With `unpack`, KPL aggregates become their user records (see `user_records`). As bytes, or
-    decoded JSON; one a JSON consumer cannot decode raises UNEXPECTED_RESPONSE carrying every
-    record as bytes and `next_options`, where to read on from.
-    """
-    try:
-        records = [_received(entry) for entry in answer["Records"]]
-    except (KeyError, TypeError, ValueError, binascii.Error):
-        raise _unexpected(action, "has a malformed record", answer) from None
-    if unpack:
-        records = user_records(records)
-    if not is_blob:
-        _decode_json(records, next_options)
-    return records
 
 
 def starting_point(kind: ITERATOR, options: Dict[str, Any], where: str) -> Tuple[Optional[str], Optional[float]]:
@@ -320,84 +288,8 @@ def starting_point(kind: ITERATOR, options: Dict[str, Any], where: str) -> Tuple
     if kind is ITERATOR.AT_TIMESTAMP:
         if "timestamp" not in options:
             raise library_error("%s.timestamp is required for AT_TIMESTAMP" % where)
-        return None, _timestamp(options["timestamp"])
+        return None, timestamp_seconds(options["timestamp"])
     return None, None
-
-
-def _received(entry: Dict[str, Any]) -> Record:
-    timestamp = entry.get("ApproximateArrivalTimestamp")
-    return Record.received(
-        binascii.a2b_base64(entry["Data"]),
-        entry["PartitionKey"],
-        entry["SequenceNumber"],
-        int(timestamp) if timestamp is not None else None,
-        _encryption(entry.get("EncryptionType")),
-    )
-
-
-def user_records(records: List[Record]) -> List[Record]:
-    """`records` (data still bytes) with each KPL aggregate replaced by its user records, in order.
-
-    A user record keeps the Kinesis record's sequence number, timestamp and encryption, and
-    gets its partition key, explicit hash key and subSequenceNumber (0..n-1) from the
-    aggregate. A record that is not an aggregate, or fails its MD5 or protobuf check, stays
-    whole. No user record is dropped, whatever shard its hash key belongs to.
-    """
-    out: List[Record] = []
-    received = Record.received
-    for record in records:
-        data = record.data
-        if data[:4] == MAGIC:
-            unpacked = deaggregate(data)
-            if unpacked is not None:
-                sequence, timestamp, encryption = record.sequenceNumber, record.timestamp, record.encryptionType
-                out += [
-                    received(value, key, sequence, timestamp, encryption, hash_key, index)  # type: ignore[arg-type]
-                    for index, (key, hash_key, value) in enumerate(unpacked)
-                ]
-                continue
-        out.append(record)
-    return out
-
-
-_scan_json = json.JSONDecoder().scan_once
-
-
-def _json_value(data: bytes) -> Any:
-    """`json.loads(data)`, the same value or error, with a short cut for the usual record.
-
-    For a small record json.loads spends most of its time guessing the encoding and skipping
-    whitespace; UTF-8 JSON with no surrounding whitespace goes straight to its parser, and
-    anything else (a BOM, UTF-16, spaces, not JSON at all) to json.loads itself.
-    """
-    try:
-        text = data.decode("utf-8")
-        value, end = _scan_json(text, 0)
-        if end == len(text):
-            return value
-    except (ValueError, StopIteration):
-        pass
-    return json.loads(data)
-
-
-def _decode_json(records: List[Record], next_options: Optional[Dict[str, Any]]) -> None:
-    """Decode every record's bytes as JSON; if one fails, raise with all of them still bytes."""
-    values = []
-    for record in records:
-        try:
-            values.append(_json_value(record.data))
-        except ValueError as exc:
-            error = Error(
-                AWS_KINESIS_STREAMS_ERROR.UNEXPECTED_RESPONSE,
-                "record %s is not JSON (%s); error.records has this call's records as bytes"
-                % (record.sequenceNumber, exc),
-                200,
-            )
-            error.records = records
-            error.nextOptions = next_options
-            raise error from None
-    for record, value in zip(records, values):
-        record.data = value
 
 
 def stream_admin(client: AwsJsonClient, action: str, body: Dict[str, Any], required: Tuple[str, ...] = ()) -> Dict[str, Any]:

@@ -1,12 +1,14 @@
-"""Outcomes of buffered user records: their callbacks run, their futures resolved, flushes answered.
+"""Outcomes of buffered user records: the errors they get, their callbacks run, their futures resolved,
+flushes answered.
 
 This runs on the library's loop once for every user record, so its loop is written out.
 """
 
 import logging
-from typing import Any, Callable, List, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
-from .error import Error
+from .enums import AWS_KINESIS_STREAMS_ERROR
+from .error import Error, library_error
 from .lazy_future import LazyFuture, resolve_all
 from .put_record_result import PutRecordResult
 from .shard_queue import Entry, Unit
@@ -41,6 +43,38 @@ class Tally:
 
     def __init__(self) -> None:
         self.answered = 0
+
+
+def record_error(result: PutRecordResult) -> Error:
+    """A record refused inside a 200 PutRecords answer, as an Error."""
+    return Error(
+        AWS_KINESIS_STREAMS_ERROR.REQUEST_FAILED,
+        "PutRecords record failed: %s: %s" % (result.errorCode, result.errorMessage),
+        200,
+        {"__type": result.errorCode, "message": result.errorMessage},
+    )
+
+
+def expired(ttl: float, last: Optional[Error]) -> Error:
+    """The error of a record whose time to live ran out, carrying the last error it met."""
+    if last is None:
+        return Error(
+            AWS_KINESIS_STREAMS_ERROR.REQUEST_FAILED, "record not written within recordTtl (%g s): its shard was still busy" % ttl
+        )
+    return Error(
+        AWS_KINESIS_STREAMS_ERROR.REQUEST_FAILED,
+        "record not written within recordTtl (%g s); last error: %s" % (ttl, last.details),
+        last.httpStatus,
+        last.httpResponse,
+    )
+
+
+def buffer_full(buffered: int, cost: int, max_bytes: int) -> Error:
+    """The LIBRARY_ERROR of a record given on the library's own thread that does not fit: it cannot wait there."""
+    return library_error(
+        "buffer full: %d bytes buffered, %d more do not fit in maxBufferedBytes %d (on the library's thread "
+        "putRecord cannot wait)" % (buffered, cost, max_bytes)
+    )
 
 
 def deliver(written: List[Tuple[Unit, PutRecordResult]], given_up: List[Tuple[Entry, Error]], tally: Tally) -> List[Entry]:

@@ -12,7 +12,7 @@ import time
 from concurrent.futures import Future, wait
 from typing import Any, Callable, Optional, Set, Tuple, TypeVar, Union
 
-from .error import Error, library_error
+from .error import Error, internal_error, library_error
 from .kinesis import JSON_VERSION, TARGET_PREFIX, Kinesis
 from .loop import LOOP, Callback
 from .record import _describe, safe_repr
@@ -33,12 +33,6 @@ def _set_debug(value: bool) -> None:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("[AWSKinesisStreams] %(message)s"))
         logger.addHandler(handler)
-
-
-def _internal(name: str, exc: Exception) -> Error:
-    """An argument no check foresaw made the library fail (a bug): logged with its traceback, and a LIBRARY_ERROR."""
-    logger.error("%s: internal error", name, exc_info=exc)
-    return library_error("%s: internal error: %s" % (name, type(exc).__name__))
 
 
 def close_seconds(timeout: Any) -> Optional[float]:
@@ -147,7 +141,7 @@ class AWSKinesisStreams:
             assert self._kinesis is not None
             send = prepare(self._kinesis)
         except Exception as exc:
-            error = exc if isinstance(exc, Error) else _internal(name, exc)
+            error = exc if isinstance(exc, Error) else internal_error(name, exc)
             logger.debug("%s: %s", name, error)
             return self._track(LOOP.deliver((error,) + failure, None if not callable(callback) else callback))
 
@@ -158,7 +152,7 @@ class AWSKinesisStreams:
                 logger.debug("%s failed: %s", name, error)
                 return (error,) + failure
             except Exception as exc:
-                return (_internal(name, exc),) + failure
+                return (internal_error(name, exc),) + failure
 
         return self._track(LOOP.call(work, callback, own_thread))
 

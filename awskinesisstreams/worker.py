@@ -28,7 +28,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 from .enums import AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE as ITERATOR, to_enum
 from .error import Error, as_error, library_error
-from .kinesis import _timestamp
+from .kinesis import timestamp_seconds
 from .leases import LATEST, SHARD_END, START_POSITIONS, TRIM_HORIZON, Lease, LeaseStore, SQLiteLeaseStore
 from .loop import LOOP, Timer
 from .record import _describe
@@ -147,7 +147,7 @@ class Worker(AWSKinesisStreams):
             opts["initialPosition"] = position
         if position is ITERATOR.AT_TIMESTAMP:
             try:
-                _timestamp(opts["timestamp"])
+                timestamp_seconds(opts["timestamp"])
             except Error as error:
                 wrong.append(error.details)
         numbers = ("leaseDuration", "heartbeatPeriod", "shardSyncPeriod", "stuckAfter", "maxShards")

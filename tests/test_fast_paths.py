@@ -11,7 +11,7 @@ from hypothesis import given, settings, strategies as st
 
 from awskinesisstreams import AWS_KINESIS_STREAMS_ERROR, AWSKinesisStreams
 from awskinesisstreams.error import Error
-from awskinesisstreams.kinesis import _json_value
+from awskinesisstreams.received import _json_value
 from awskinesisstreams.request import READ_CHUNK, AwsJsonClient, Credentials
 
 ANSWER = b'{"SequenceNumber":"1","ShardId":"shardId-000000000000"}'
