@@ -95,29 +95,34 @@ class StreamConsumers:
                 raise refused from None
             raise
 
+    def _register_or_existing(self, name: str) -> Dict[str, Any]:
+        """RegisterStreamConsumer; where that name exists already, the consumer that holds it."""
+        try:
+            return self._consumer_call("RegisterStreamConsumer", name, ("Consumer",))["Consumer"]
+        except Error as error:
+            if error.awsErrorType != "ResourceInUseException":
+                raise
+            return self._existing(name, error)
+
     def register(self, name: object) -> Send[Dict[str, Any]]:
         """RegisterStreamConsumer, then DescribeStreamConsumer with growing pauses until it is ACTIVE.
 
-        A consumer of that name that exists already is taken as it is (waited for if CREATING).
+        A consumer of that name that exists already is taken as it is (waited for if CREATING);
+        one still DELETING (deregistered a moment ago) is waited out, then registered anew.
         """
         name = _check_name(name)
 
         def send() -> Dict[str, Any]:
-            try:
-                consumer = self._consumer_call("RegisterStreamConsumer", name, ("Consumer",))["Consumer"]
-            except Error as error:
-                if error.awsErrorType != "ResourceInUseException":
-                    raise
-                consumer = self._existing(name, error)
+            consumer = self._register_or_existing(name)
             pause, longest = REGISTER_POLL
             deadline = time.monotonic() + REGISTER_WAIT
-            while isinstance(consumer, dict) and consumer.get("ConsumerStatus") == "CREATING":
+            while isinstance(consumer, dict) and consumer.get("ConsumerStatus") in ("CREATING", "DELETING"):
                 if time.monotonic() > deadline:
                     why = "consumer %s is not ACTIVE after %.0f s" % (name, REGISTER_WAIT)
                     raise Error(AWS_KINESIS_STREAMS_ERROR.REQUEST_FAILED, why)
                 time.sleep(pause)
                 pause = min(pause * 2, longest)
-                consumer = self._describe(name)
+                consumer = self._describe(name) if consumer["ConsumerStatus"] == "CREATING" else self._register_or_existing(name)
             if not isinstance(consumer, dict):
                 raise unexpected_answer("RegisterStreamConsumer", "is malformed", consumer)
             return description(consumer)

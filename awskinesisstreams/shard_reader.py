@@ -132,7 +132,8 @@ class ShardReader:
             return
         if batch is None:  # the source failed for good
             if error is not None and error.awsErrorType == "ResourceNotFoundException":
-                self._give_up("shard no longer exists: %s" % error.details)
+                self.worker.consumer_gone()  # with fanOut, the stream consumer may be what is gone
+                self._give_up("not found: %s" % error.details)
             else:
                 self._give_up("reading failed: %s" % error)
             return

@@ -26,44 +26,22 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Optional
 
-from .enums import AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE as ITERATOR, to_enum
+from .enums import AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE as ITERATOR
 from .error import Error, as_error, library_error
-from .kinesis import timestamp_seconds
-from .leases import LATEST, SHARD_END, START_POSITIONS, TRIM_HORIZON, Lease, LeaseStore, SQLiteLeaseStore
+from .leases import LATEST, SHARD_END, TRIM_HORIZON, Lease, LeaseStore, SQLiteLeaseStore
 from .loop import LOOP, Timer
 from .record import _describe
-from .request import Timeout, is_seconds
-from .sigv4 import is_unicode
+from .request import Timeout
 from .shard_reader import Checkpointer, LeaseLost, ShardReader
-from .fanout import CONSUMER_NAME, StreamConsumers
+from .fanout import StreamConsumers
 from .fanout_source import FanOutSource, closed_shards
 from .shard_source import PollingSource, Report, ShardSource
 from .streams import AWSKinesisStreams
+from .worker_options import CALLBACKS, DEFAULT_STORE, DEFAULTS, PACES, check_options
 
 __all__ = ["Worker", "LeaseLost", "Checkpointer"]  # the reader's two are importable from here, as before
 
 logger = logging.getLogger("awskinesisstreams")
-
-PACES = {"slow": 3.0, "normal": 2.0, "fast": 1.0}  # seconds between polls of a caught-up shard, as kine's -z
-DEFAULT_STORE = "awskinesisstreams-leases.sqlite3"
-CALLBACKS = ("init", "processRecords", "onShardClosed", "onError")
-DEFAULTS: Dict[str, Any] = {
-    "applicationName": None,  # the stream's name
-    "workerId": None,  # host:pid:random
-    "leaseStore": None,  # SQLiteLeaseStore(DEFAULT_STORE) in the current folder
-    "initialPosition": ITERATOR.TRIM_HORIZON,
-    "timestamp": None,
-    "maxShards": None,
-    "limit": 1000,
-    "leaseDuration": 10.0,
-    "heartbeatPeriod": None,  # a third of leaseDuration
-    "shardSyncPeriod": 60.0,
-    "stuckAfter": 60.0,
-    "pace": "normal",
-    "isBlob": False,
-    "deaggregate": True,  # KPL aggregates delivered as their user records
-    "fanOut": None,  # a stream consumer's name: read by SubscribeToShard (enhanced fan-out), registered if missing
-}
 
 
 class Worker(AWSKinesisStreams):
@@ -106,7 +84,7 @@ class Worker(AWSKinesisStreams):
         wrong = [] if isinstance(options, (dict, type(None))) else ["options must be a table (dict)"]
         wrong += ["unknown option %r" % (name,) for name in given if not isinstance(name, str) or name not in DEFAULTS]
         self._options.update((name, value) for name, value in given.items() if isinstance(name, str) and name in DEFAULTS)
-        wrong += self._check_options()
+        wrong += check_options(self._options, self._callbacks)
         if wrong:
             self._options = dict(DEFAULTS)  # never used: start() reports the error
             if self._init_error is None:
@@ -127,50 +105,9 @@ class Worker(AWSKinesisStreams):
         self._coordinator: Optional[threading.Thread] = None
         self._ticker: Optional[Timer] = None
         self._consumer_arn: Optional[str] = None  # the fanOut consumer's, once registered
+        self._consumer_gone = threading.Event()  # a subscription found no consumer: register it again
         self._consumers = StreamConsumers(self._kinesis) if self._kinesis is not None else None
         self._closed_shards: Dict[str, List[str]] = {}  # closed shard -> its children, at the last ListShards
-
-    def _check_options(self) -> List[str]:
-        opts, wrong = self._options, []
-        if not callable(self._callbacks["processRecords"]):
-            wrong.append("processRecords(records, cb) is required")
-        wrong += [
-            "%s must be callable" % name
-            for name, fn in self._callbacks.items()
-            if fn is not None and not callable(fn)
-        ]
-        position = opts["initialPosition"]
-        position = ITERATOR[position] if isinstance(position, str) and position in START_POSITIONS else to_enum(ITERATOR, position)
-        if position is None or position.name not in START_POSITIONS:
-            wrong.append("initialPosition must be TRIM_HORIZON, LATEST or AT_TIMESTAMP")
-        else:
-            opts["initialPosition"] = position
-        if position is ITERATOR.AT_TIMESTAMP:
-            try:
-                timestamp_seconds(opts["timestamp"])
-            except Error as error:
-                wrong.append(error.details)
-        numbers = ("leaseDuration", "heartbeatPeriod", "shardSyncPeriod", "stuckAfter", "maxShards")
-        optional = ("heartbeatPeriod", "stuckAfter", "maxShards")  # None: a third of leaseDuration, never stuck, no limit
-        bad_numbers = [name for name in numbers if not (opts[name] is None and name in optional) and not is_seconds(opts[name])]
-        wrong += ["%s must be a positive number of at most %d" % (name, threading.TIMEOUT_MAX) for name in bad_numbers]
-        limit = opts["limit"]
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10000:
-            wrong.append("limit must be an integer from 1 to 10000")
-        wrong += ["%s must be a boolean" % name for name in ("isBlob", "deaggregate") if not isinstance(opts[name], bool)]
-        if opts["fanOut"] is not None and (not isinstance(opts["fanOut"], str) or not CONSUMER_NAME.match(opts["fanOut"])):
-            wrong.append("fanOut must be None or a consumer name of 1 to 128 letters, digits, '_', '.' or '-'")
-        if not isinstance(opts["pace"], str) or opts["pace"] not in PACES:
-            wrong.append("pace must be slow, normal or fast")
-        if not bad_numbers and opts["heartbeatPeriod"] and opts["heartbeatPeriod"] * 2 > opts["leaseDuration"]:
-            wrong.append("heartbeatPeriod must be at most half of leaseDuration")
-        for name in ("applicationName", "workerId"):
-            value = opts[name]
-            if value is not None and (not isinstance(value, str) or not value or not is_unicode(value)):
-                wrong.append("%s must be a non-empty, valid Unicode string" % name)
-        if opts["leaseStore"] is not None and not isinstance(opts["leaseStore"], LeaseStore):
-            wrong.append("leaseStore must be a LeaseStore")
-        return wrong
 
     # -- the application's side -------------------------------------------------------------
 
@@ -243,10 +180,11 @@ class Worker(AWSKinesisStreams):
             try:
                 if not ready:
                     self._store.prepare()
-                    if self._options["fanOut"] is not None:
-                        self._consumer_arn = self._consumers.register(self._options["fanOut"])()["consumerARN"]
+                    self._register()
                     ready = True
                     LOOP.deliver((None,), callback)
+                elif self._consumer_gone.is_set():
+                    self._register()
                 if self._sync_now.is_set() or time.monotonic() - last_sync >= self._options["shardSyncPeriod"]:
                     self._sync_now.clear()
                     self._sync_shards()
@@ -259,6 +197,17 @@ class Worker(AWSKinesisStreams):
                     callback = None
                 self._report(None, error)
             self._halt.wait(self._heartbeat_period)
+
+    def _register(self) -> None:
+        """With fanOut: register the consumer if it is missing (a deleted one comes back with a new ARN)."""
+        if self._options["fanOut"] is not None:
+            self._consumer_arn = self._consumers.register(self._options["fanOut"])()["consumerARN"]  # type: ignore[union-attr]
+            self._consumer_gone.clear()
+
+    def consumer_gone(self) -> None:
+        """A shard reader's subscription found no consumer (any thread): the coordinator registers it again."""
+        if self._consumer_arn is not None:
+            self._consumer_gone.set()
 
     def _wait_stopped(self, callback: Optional[Callable[[Any], Any]]) -> None:
         if self._coordinator is not None:

@@ -45,21 +45,22 @@ def subscribe(reader, options, on_event, retries=20):
 
 def test_consumer_lifecycle(kinesis_mock, mock_stream):
     reader = consumer(kinesis_mock, mock_stream)
+    name = "app-" + mock_stream  # kinesis-mock can leave a deregistered name DELETING where other streams use it
     assert reader.listStreamConsumers(None).result(30) == (None, [])
-    error, first = reader.registerStreamConsumer("app", None).result(60)
+    error, first = reader.registerStreamConsumer(name, None).result(60)
     assert error is None
-    assert first["consumerName"] == "app" and first["consumerStatus"] == "ACTIVE"
-    assert first["consumerARN"].startswith("arn:aws:kinesis:") and "/consumer/app:" in first["consumerARN"]
+    assert first["consumerName"] == name and first["consumerStatus"] == "ACTIVE"
+    assert first["consumerARN"].startswith("arn:aws:kinesis:") and "/consumer/%s:" % name in first["consumerARN"]
     assert isinstance(first["consumerCreationTimestamp"], int) and abs(first["consumerCreationTimestamp"] - time.time()) < 600
-    assert reader.registerStreamConsumer("app", None).result(60) == (None, first)  # an existing name, as it is
-    assert reader.describeStreamConsumer("app", None).result(30) == (None, first)
+    assert reader.registerStreamConsumer(name, None).result(60) == (None, first)  # an existing name, as it is
+    assert reader.describeStreamConsumer(name, None).result(30) == (None, first)
     error, other = reader.registerStreamConsumer("other.app-2", None).result(60)
     assert error is None
     error, listed = reader.listStreamConsumers(None).result(30)
     assert error is None and sorted(d["consumerARN"] for d in listed) == sorted([first["consumerARN"], other["consumerARN"]])
-    assert reader.deregisterStreamConsumer("app", None).result(30) == (None,)
+    assert reader.deregisterStreamConsumer(name, None).result(30) == (None,)
     assert wait_for(lambda: [d["consumerName"] for d in reader.listStreamConsumers(None).result(30)[1]] == ["other.app-2"])
-    error, _ = reader.describeStreamConsumer("app", None).result(30)
+    error, _ = reader.describeStreamConsumer(name, None).result(30)
     assert error.type == ERROR.REQUEST_FAILED and error.awsErrorType == "ResourceNotFoundException"
 
 
@@ -100,6 +101,34 @@ def test_register_waits_with_growing_pauses_while_the_consumer_is_creating(kines
     assert actions == ["DescribeStreamSummary", "RegisterStreamConsumer"] + ["DescribeStreamConsumer"] * 3
     pauses = [later - earlier for earlier, later in zip(answers, answers[1:])]
     assert pauses[0] >= 0.05 and pauses[1] >= 0.1 and pauses[2] >= 0.2  # each pause twice the last
+
+
+def test_register_waits_out_a_consumer_still_deleting_then_registers_it_anew(kinesis_mock, mock_stream):
+    """AWS keeps a deregistered consumer DELETING for seconds, refusing its name meanwhile; kinesis-mock drops it at once."""
+    from proxy import Proxy, Reply, aws_error
+
+    old = {"ConsumerName": "app", "ConsumerARN": "arn:aws:kinesis:old/consumer/app:1", "ConsumerStatus": "DELETING",
+           "ConsumerCreationTimestamp": 1, "StreamARN": "arn:aws:kinesis:old"}
+    refused = []  # when each RegisterStreamConsumer was refused; the third goes to the server
+
+    def deleting_twice(call):
+        if call.action == "RegisterStreamConsumer":
+            refused.append(time.monotonic())
+            return aws_error(400, "ResourceInUseException", "Consumer app exists") if len(refused) <= 2 else None
+        if call.action == "DescribeStreamConsumer" and len(refused) <= 2:
+            return Reply(200, {"ConsumerDescription": old})
+        return None
+
+    with Proxy(kinesis_mock.endpoint, rule=deleting_twice) as proxy:
+        error, description = through_proxy(mock_stream, proxy).registerStreamConsumer("app", None).result(60)
+        actions = proxy.actions()
+    assert error is None and description["consumerStatus"] == "ACTIVE"
+    assert description["consumerARN"] != old["ConsumerARN"]
+    assert actions[:6] == ["DescribeStreamSummary"] + ["RegisterStreamConsumer", "DescribeStreamConsumer"] * 2 + ["RegisterStreamConsumer"]
+    assert set(actions[6:]) <= {"DescribeStreamConsumer"}  # kinesis-mock may answer CREATING first
+    assert refused[1] - refused[0] >= 0.05  # a pause between tries
+    error, now = consumer(kinesis_mock, mock_stream).describeStreamConsumer("app", None).result(30)
+    assert error is None and now["consumerARN"] == description["consumerARN"]
 
 
 def test_register_on_a_busy_stream_gives_the_refusal_not_a_missing_consumer(kinesis_mock, mock_stream):

@@ -6,7 +6,7 @@ import time
 import pytest
 from atomic_dynamodb import dynamodb_store
 from conftest import boto_kinesis, consumer, new_stream, producer, wait_for
-from eventstream_bytes import shard_event
+from eventstream_bytes import exception, shard_event
 from stream_proxy import END, StreamProxy
 
 from awskinesisstreams import AWS_KINESIS_STREAMS_ERROR, AWSKinesisStreams, AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE as ITERATOR
@@ -236,3 +236,33 @@ def test_fan_out_delivers_user_records_of_aggregates(kinesis_mock, store, worker
     workers(kinesis_mock, stream, store, app, fanOut="app")
     assert wait_for(lambda: len(app.records) >= 6, 60)
     assert app.data() == [{"n": n} for n in range(6)]
+
+
+def test_a_deleted_stream_consumer_is_registered_again_and_its_shards_read_on(kinesis_mock, store, workers):
+    stream = new_stream(kinesis_mock, 1)
+    put(kinesis_mock, stream, range(10))
+    name = "app-" + stream  # kinesis-mock mixes up consumers of one name on other streams once one is deregistered
+    gone = []  # the deleted consumer's ARN: kinesis-mock still serves it; AWS answers ResourceNotFoundException
+    not_found = [exception("ResourceNotFoundException", "consumer not found"), END]
+
+    def script(body):
+        return not_found[:1] if body["ConsumerARN"] in gone else None
+
+    def rewrite(body, message, raw):
+        return not_found if body["ConsumerARN"] in gone else None
+
+    with StreamProxy(kinesis_mock.endpoint, script=script, rewrite=rewrite) as proxy:
+        app = App()
+        workers(kinesis_mock, stream, store, app, endpoint=proxy.endpoint, fanOut=name)
+        assert wait_for(lambda: len(app.records) >= 10, 60)
+        reader = consumer(kinesis_mock, stream)
+        old = reader.describeStreamConsumer(name, None).result(30)[1]["consumerARN"]
+        assert reader.deregisterStreamConsumer(name, None).result(30) == (None,)
+        gone.append(old)
+        put(kinesis_mock, stream, range(10, 20))
+        assert wait_for(lambda: len(app.records) >= 20, 60), [e.details for _, e in app.errors][-3:]
+        time.sleep(1.5)  # a record read twice would show by now
+        assert sorted(d["n"] for d in app.data()) == list(range(20))
+        error, now = reader.describeStreamConsumer(name, None).result(30)
+        assert error is None and now["consumerStatus"] == "ACTIVE" and now["consumerARN"] != old
+        assert any("not found" in e.details for _, e in app.errors), app.errors
