@@ -15,8 +15,8 @@ from typing import Iterator, Optional
 
 from awskinesisstreams import server
 from awskinesisstreams.local import LocalKinesis, create_stream
-from awskinesisstreams.kinesis import JSON_VERSION, TARGET_PREFIX
-from awskinesisstreams.request import AwsJsonClient, Credentials, resolve_endpoint
+from awskinesisstreams.wire.kinesis import JSON_VERSION, TARGET_PREFIX
+from awskinesisstreams.transport.signed_request import AwsJsonClient, Credentials, resolve_endpoint
 
 LOCAL_SHARDS = 2
 

@@ -8,24 +8,24 @@
     imp.run()
 """
 
-from .buffered_producer import BufferedProducer
+from .buffering.buffered_producer import BufferedProducer
 from .consumer import Consumer
-from .dynamodb import DynamoDBLeaseStore
+from .leases.dynamodb import DynamoDBLeaseStore
 from .enums import (
     AWS_KINESIS_STREAMS_ENCRYPTION_TYPE,
     AWS_KINESIS_STREAMS_ERROR,
     AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE,
 )
 from .error import Error
-from .leases import SQLiteLeaseStore
+from .leases.store import SQLiteLeaseStore
 from .loop import imp, server
 from .producer import Producer
 from .put_record_result import PutRecordResult
 from .record import Record
-from .request import Timeout
-from .retry import Retry
+from .transport.signed_request import Timeout
+from .transport.retry import Retry
 from .streams import AWSKinesisStreams
-from .worker import LeaseLost, Worker
+from .worker.worker import LeaseLost, Worker
 
 __version__ = "0.1.0"
 

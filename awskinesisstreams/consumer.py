@@ -4,12 +4,12 @@ from concurrent.futures import Future
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from .error import library_error
-from .fanout import StreamConsumers, Subscription
-from .kinesis import Kinesis
-from .relay import Relay
+from .wire.stream_consumers import StreamConsumers, Subscription
+from .wire.kinesis import Kinesis
+from .reading.subscription_relay import Relay
 from .record import Record, _describe
-from .request import Timeout
-from .retry import Retry
+from .transport.signed_request import Timeout
+from .transport.retry import Retry
 from .streams import AWSKinesisStreams, Outcome
 
 

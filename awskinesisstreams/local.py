@@ -10,8 +10,8 @@ import time
 from typing import Any, List, Optional
 
 from .error import Error
-from .kinesis import JSON_VERSION, TARGET_PREFIX, stream_admin
-from .request import AwsJsonClient, Credentials, Timeout
+from .wire.kinesis import JSON_VERSION, TARGET_PREFIX, stream_admin
+from .transport.signed_request import AwsJsonClient, Credentials, Timeout
 
 REGION = "us-east-1"
 ACCESS_KEY_ID = "testing"

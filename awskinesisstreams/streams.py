@@ -13,11 +13,11 @@ from concurrent.futures import Future, wait
 from typing import Any, Callable, Optional, Set, Tuple, TypeVar, Union
 
 from .error import Error, internal_error, library_error
-from .kinesis import JSON_VERSION, TARGET_PREFIX, Kinesis
+from .wire.kinesis import JSON_VERSION, TARGET_PREFIX, Kinesis
 from .loop import LOOP, Callback
 from .record import _describe, safe_repr
-from .request import AwsJsonClient, Credentials, Timeout
-from .retry import Retry
+from .transport.signed_request import AwsJsonClient, Credentials, Timeout
+from .transport.retry import Retry
 
 logger = logging.getLogger("awskinesisstreams")
 if logger.level == logging.NOTSET:

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from awskinesisstreams.dynamodb import DynamoDBLeaseStore
+from awskinesisstreams.leases.dynamodb import DynamoDBLeaseStore
 from proxy import Proxy
 
 

@@ -21,8 +21,8 @@ from botocore.parsers import create_parser
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from awskinesisstreams.aggregation import Aggregate, deaggregate  # noqa: E402
-from awskinesisstreams.received import _decode_json, _received, user_records  # noqa: E402
+from awskinesisstreams.wire.kpl_aggregation import Aggregate, deaggregate  # noqa: E402
+from awskinesisstreams.wire.received_records import _decode_json, _received, user_records  # noqa: E402
 
 USERS = [("key-%d" % (i % 1000), None, json.dumps({"n": i, "pad": "x" * (82 - len(str(i)))}).encode()) for i in range(20000)]
 

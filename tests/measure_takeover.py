@@ -18,7 +18,7 @@ import threading
 import time
 
 from awskinesisstreams import AWSKinesisStreams
-from awskinesisstreams.leases import SQLiteLeaseStore
+from awskinesisstreams.leases.store import SQLiteLeaseStore
 from awskinesisstreams.local import LocalKinesis
 
 SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "worker_process.py")

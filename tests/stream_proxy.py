@@ -15,7 +15,7 @@ import time
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 from urllib.parse import urlsplit
 
-from awskinesisstreams.eventstream import Decoder, Message
+from awskinesisstreams.wire.eventstream import Decoder, Message
 from eventstream_bytes import header, message as frame
 from proxy import LoopbackServer, QuietHandler
 

@@ -10,7 +10,7 @@ from aws_kinesis_agg.deaggregator import iter_deaggregate_records
 from aws_kinesis_agg import messages_pb2  # after the two above, which put its folder on sys.path
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from awskinesisstreams.aggregation import MAGIC, Aggregate, deaggregate
+from awskinesisstreams.wire.kpl_aggregation import MAGIC, Aggregate, deaggregate
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 ROUND_TRIP = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

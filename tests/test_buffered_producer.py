@@ -16,7 +16,7 @@ from conftest import boto_kinesis, consumer, new_stream, wait_for
 from proxy import Faults, Proxy
 
 from awskinesisstreams import AWS_KINESIS_STREAMS_ERROR, AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE, AWSKinesisStreams, imp
-from awskinesisstreams.aggregation import MAGIC, deaggregate
+from awskinesisstreams.wire.kpl_aggregation import MAGIC, deaggregate
 
 Record = AWSKinesisStreams.Record
 LIBRARY_ERROR = AWS_KINESIS_STREAMS_ERROR.LIBRARY_ERROR

@@ -19,10 +19,10 @@ from aws_kinesis_agg.aggregator import AggRecord
 from conftest import boto_kinesis, new_stream, wait_for
 from proxy import Proxy, Reply, aws_error
 
-from awskinesisstreams.aggregation import MAGIC, deaggregate
-from awskinesisstreams.cli_pull import parse_timestamp
-from awskinesisstreams.credentials import SettingsError, find_settings
-from awskinesisstreams.kinesis import stream_admin
+from awskinesisstreams.wire.kpl_aggregation import MAGIC, deaggregate
+from awskinesisstreams.cli.pull import parse_timestamp
+from awskinesisstreams.transport.credentials import SettingsError, find_settings
+from awskinesisstreams.wire.kinesis import stream_admin
 
 BIN = os.path.dirname(sys.executable)
 

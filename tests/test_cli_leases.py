@@ -12,8 +12,8 @@ from proxy import Proxy
 from test_cli import assert_user_error, env, run  # noqa: F401  (env is a fixture)
 
 from awskinesisstreams import AWSKinesisStreams
-from awskinesisstreams.cli import lease_rows
-from awskinesisstreams.leases import Lease, SQLiteLeaseStore
+from awskinesisstreams.cli.main import lease_rows
+from awskinesisstreams.leases.store import Lease, SQLiteLeaseStore
 
 LAG = 4242  # what the proxy makes every GetRecords answer report
 KEYS = ["shardId", "owner", "counter", "checkpoint", "parents", "millisBehindLatest"]

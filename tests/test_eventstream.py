@@ -7,7 +7,7 @@ import zlib
 
 import pytest
 
-from awskinesisstreams.eventstream import Decoder, EventStreamError
+from awskinesisstreams.wire.eventstream import Decoder, EventStreamError
 from eventstream_bytes import event, header, message
 
 UUID = "0f8fad5b-d9cb-469f-a165-70867728950e"

@@ -10,8 +10,8 @@ from test_shard_source import kinesis_at, put
 
 from awskinesisstreams import AWS_KINESIS_STREAMS_ERROR
 from awskinesisstreams.enums import AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE as ITERATOR
-from awskinesisstreams.fanout import StreamConsumers
-from awskinesisstreams.fanout_source import FanOutSource
+from awskinesisstreams.wire.stream_consumers import StreamConsumers
+from awskinesisstreams.reading.fanout_source import FanOutSource
 from awskinesisstreams.loop import LOOP
 
 SHARD = "shardId-000000000000"

@@ -11,8 +11,8 @@ from hypothesis import given, settings, strategies as st
 
 from awskinesisstreams import AWS_KINESIS_STREAMS_ERROR, AWSKinesisStreams
 from awskinesisstreams.error import Error
-from awskinesisstreams.received import _json_value
-from awskinesisstreams.request import READ_CHUNK, AwsJsonClient, Credentials
+from awskinesisstreams.wire.received_records import _json_value
+from awskinesisstreams.transport.signed_request import READ_CHUNK, AwsJsonClient, Credentials
 
 ANSWER = b'{"SequenceNumber":"1","ShardId":"shardId-000000000000"}'
 

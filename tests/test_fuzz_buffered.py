@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, example, given, settings, strategies as st
 from test_fuzz_strings import Env, Hostile
 
 from awskinesisstreams import AWS_KINESIS_STREAMS_ERROR as ERR, AWSKinesisStreams
-from awskinesisstreams.buffered_producer import MAX_AGGREGATE_BYTES
+from awskinesisstreams.buffering.buffered_producer import MAX_AGGREGATE_BYTES
 
 Record = AWSKinesisStreams.Record
 FUZZ = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -13,9 +13,9 @@ from conftest import OneCallback, any_text, consumer, exactly_one_outcome, new_s
 from hypothesis import HealthCheck, given, settings
 
 from awskinesisstreams import AWS_KINESIS_STREAMS_ERROR as ERR, AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE as IT, AWSKinesisStreams
-from awskinesisstreams.dynamodb import DynamoDBLeaseStore
-from awskinesisstreams.leases import SQLiteLeaseStore
-from awskinesisstreams.worker_options import CALLBACKS, DEFAULTS
+from awskinesisstreams.leases.dynamodb import DynamoDBLeaseStore
+from awskinesisstreams.leases.store import SQLiteLeaseStore
+from awskinesisstreams.worker.options import CALLBACKS, DEFAULTS
 
 Record = AWSKinesisStreams.Record
 FUZZ = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -8,8 +8,8 @@ from contextlib import closing
 import pytest
 from atomic_dynamodb import dynamodb_store
 
-from awskinesisstreams.dynamodb import DynamoDBLeaseStore
-from awskinesisstreams.leases import LATEST, SHARD_END, TRIM_HORIZON, Lease, SQLiteLeaseStore
+from awskinesisstreams.leases.dynamodb import DynamoDBLeaseStore
+from awskinesisstreams.leases.store import LATEST, SHARD_END, TRIM_HORIZON, Lease, SQLiteLeaseStore
 
 
 @pytest.fixture(params=["sqlite", "dynamodb_endpoint", "dynalite"])

@@ -7,7 +7,7 @@ import pytest
 from conftest import boto_kinesis, consumer, new_stream, producer, wait_for
 
 from awskinesisstreams import AWS_KINESIS_STREAMS_ENCRYPTION_TYPE, AWSKinesisStreams
-from awskinesisstreams.kinesis import stream_admin
+from awskinesisstreams.wire.kinesis import stream_admin
 from proxy import Proxy
 
 Record = AWSKinesisStreams.Record

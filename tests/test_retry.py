@@ -8,7 +8,7 @@ import pytest
 
 from awskinesisstreams import AWS_KINESIS_STREAMS_ERROR as ERR, AWSKinesisStreams
 from awskinesisstreams.local import free_port
-from awskinesisstreams.retry import Retry
+from awskinesisstreams.transport.retry import Retry
 from proxy import Faults, Proxy, Reply, aws_error
 
 Record = AWSKinesisStreams.Record

@@ -5,12 +5,12 @@ import time
 
 from awskinesisstreams import AWS_KINESIS_STREAMS_ERROR
 from awskinesisstreams.enums import AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE as ITERATOR
-from awskinesisstreams.kinesis import JSON_VERSION, TARGET_PREFIX, Kinesis, stream_admin
+from awskinesisstreams.wire.kinesis import JSON_VERSION, TARGET_PREFIX, Kinesis, stream_admin
 from awskinesisstreams.loop import LOOP
 from awskinesisstreams.record import Record
-from awskinesisstreams.request import AwsJsonClient, Credentials, Timeout
-from awskinesisstreams.retry import Retry
-from awskinesisstreams.shard_source import PollingSource
+from awskinesisstreams.transport.signed_request import AwsJsonClient, Credentials, Timeout
+from awskinesisstreams.transport.retry import Retry
+from awskinesisstreams.reading.source import PollingSource
 from conftest import new_stream, producer, wait_for
 from proxy import Proxy, aws_error
 

@@ -13,9 +13,9 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
 
 from awskinesisstreams import AWS_KINESIS_STREAMS_ERROR, AWSKinesisStreams
-from awskinesisstreams import sigv4 as sigv4_module
+from awskinesisstreams.transport import sigv4 as sigv4_module
 from awskinesisstreams.local import LocalKinesis
-from awskinesisstreams.sigv4 import Credentials, SigV4Signer
+from awskinesisstreams.transport.sigv4 import Credentials, SigV4Signer
 
 AMZ_DATE = "20240229T235959Z"
 BODY = b'{"Data":"ImEi","PartitionKey":"k","StreamName":"s"}'

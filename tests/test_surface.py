@@ -9,7 +9,7 @@ from awskinesisstreams import (
     AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE,
     AWSKinesisStreams,
 )
-from awskinesisstreams.request import Timeout
+from awskinesisstreams.transport.signed_request import Timeout
 
 
 def test_enums_have_the_squirrel_numbers():

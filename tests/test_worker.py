@@ -12,8 +12,8 @@ from proxy import Proxy, aws_error
 from atomic_dynamodb import dynamodb_store
 
 from awskinesisstreams import AWS_KINESIS_STREAMS_ERROR, AWSKinesisStreams, imp
-from awskinesisstreams.leases import KEEP, LATEST, SHARD_END, TRIM_HORIZON, Lease, SQLiteLeaseStore
-from awskinesisstreams.worker import LeaseLost
+from awskinesisstreams.leases.store import KEEP, LATEST, SHARD_END, TRIM_HORIZON, Lease, SQLiteLeaseStore
+from awskinesisstreams.worker.worker import LeaseLost
 
 FAST = dict(leaseDuration=1.0, heartbeatPeriod=0.25, shardSyncPeriod=1.0, pace="fast")
 

@@ -10,8 +10,8 @@ from eventstream_bytes import exception, shard_event
 from stream_proxy import END, StreamProxy
 
 from awskinesisstreams import AWS_KINESIS_STREAMS_ERROR, AWSKinesisStreams, AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE as ITERATOR
-from awskinesisstreams.leases import SHARD_END, SQLiteLeaseStore
-from awskinesisstreams.worker import LeaseLost
+from awskinesisstreams.leases.store import SHARD_END, SQLiteLeaseStore
+from awskinesisstreams.worker.worker import LeaseLost
 
 FAST = dict(leaseDuration=2.0, heartbeatPeriod=0.25, shardSyncPeriod=1.0)
 

@@ -15,7 +15,7 @@ from atomic_dynamodb import dynamodb_store
 from conftest import boto_kinesis, new_stream, producer, wait_for
 
 from awskinesisstreams import AWSKinesisStreams
-from awskinesisstreams.leases import SHARD_END, SQLiteLeaseStore
+from awskinesisstreams.leases.store import SHARD_END, SQLiteLeaseStore
 
 RECORDS = 20000
 BATCH = 500

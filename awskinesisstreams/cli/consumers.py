@@ -4,11 +4,11 @@ import argparse
 import json
 from typing import Any, Callable, Dict, List, TypeVar
 
-from .cli_target import Target, UsageError, table, when
-from .enums import AWS_KINESIS_STREAMS_ERROR
-from .error import Error
-from .fanout import StreamConsumers
-from .kinesis import Kinesis
+from .target import Target, UsageError, table, when
+from ..enums import AWS_KINESIS_STREAMS_ERROR
+from ..error import Error
+from ..wire.stream_consumers import StreamConsumers
+from ..wire.kinesis import Kinesis
 
 T = TypeVar("T")
 HEADER = ["NAME", "STATUS", "CREATED", "ARN"]

@@ -5,12 +5,12 @@ import datetime
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, TypeVar
 
-from .buffered_producer import BufferedProducer
-from .credentials import find_settings
-from .error import Error
-from .kinesis import JSON_VERSION, TARGET_PREFIX, Kinesis, stream_admin
-from .producer import Producer
-from .request import AwsJsonClient, Credentials, Timeout, resolve_endpoint
+from ..buffering.buffered_producer import BufferedProducer
+from ..transport.credentials import find_settings
+from ..error import Error
+from ..wire.kinesis import JSON_VERSION, TARGET_PREFIX, Kinesis, stream_admin
+from ..producer import Producer
+from ..transport.signed_request import AwsJsonClient, Credentials, Timeout, resolve_endpoint
 
 T = TypeVar("T")
 

@@ -11,7 +11,7 @@ import configparser
 import os
 from typing import Mapping, Optional, Tuple
 
-from .request import Credentials
+from .signed_request import Credentials
 
 
 class SettingsError(Exception):

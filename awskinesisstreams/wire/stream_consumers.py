@@ -11,13 +11,13 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from .enums import AWS_KINESIS_STREAMS_ERROR, AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE as ITERATOR, to_enum
-from .error import Error, library_error, unexpected_answer
+from ..enums import AWS_KINESIS_STREAMS_ERROR, AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE as ITERATOR, to_enum
+from ..error import Error, library_error, unexpected_answer
 from .eventstream import Decoder, EventStreamError, Message
 from .kinesis import Kinesis, Send, starting_point
-from .received import decode_records
-from .record import Record, _describe
-from .request import OpenStream
+from .received_records import decode_records
+from ..record import Record, _describe
+from ..transport.signed_request import OpenStream
 
 CONSUMER_NAME = re.compile(r"[a-zA-Z0-9_.-]{1,128}\Z")
 REGISTER_WAIT = 300.0  # AWS usually has a consumer ACTIVE within seconds

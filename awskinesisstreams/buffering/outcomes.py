@@ -7,10 +7,10 @@ This runs on the library's loop once for every user record, so its loop is writt
 import logging
 from typing import Any, Callable, List, Optional, Tuple
 
-from .enums import AWS_KINESIS_STREAMS_ERROR
-from .error import Error, library_error
+from ..enums import AWS_KINESIS_STREAMS_ERROR
+from ..error import Error, library_error
 from .lazy_future import LazyFuture, resolve_all
-from .put_record_result import PutRecordResult
+from ..put_record_result import PutRecordResult
 from .shard_queue import Entry, Unit
 
 logger = logging.getLogger("awskinesisstreams")

@@ -7,23 +7,37 @@ The reader does not know where the batches come from: the Worker gives it a sour
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from .enums import AWS_KINESIS_STREAMS_ERROR, AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE as ITERATOR
-from .error import Error, as_error, library_error
-from .leases import AT_TIMESTAMP, LATEST, SHARD_END, TRIM_HORIZON, Lease
-from .loop import LOOP
-from .record import Record
-from .shard_source import EXPIRED, THROTTLED, Batch, ShardSource
-
-if TYPE_CHECKING:
-    from .worker import Worker
+from ..enums import AWS_KINESIS_STREAMS_ERROR, AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE as ITERATOR
+from ..error import Error, as_error, library_error
+from ..leases.store import AT_TIMESTAMP, LATEST, SHARD_END, TRIM_HORIZON, Lease, LeaseStore
+from ..loop import LOOP
+from ..record import Record
+from ..reading.source import EXPIRED, THROTTLED, Batch, Report, ShardSource
 
 logger = logging.getLogger("awskinesisstreams")
 
 QUIET = THROTTLED + (EXPIRED,)  # failures the source rides out that the application need not hear about
 
 Position = Tuple[str, Optional[int]]  # a checkpoint: sequence number, and sub-sequence inside an aggregate
+
+
+@dataclass(frozen=True)
+class ReaderContext:
+    """All a shard reader gets from its Worker: handed to it, so the reader never reaches into the Worker."""
+
+    workerId: str
+    callbacks: Dict[str, Any]  # init, processRecords, onShardClosed (None where not given)
+    options: Dict[str, Any]  # the Worker's settings: timestamp, stuckAfter, leaseDuration are read here
+    store: LeaseStore
+    open_source: Callable[[str, ITERATOR, Optional[Dict[str, Any]], Report], ShardSource]
+    report: Callable[[Optional[str], Error], None]  # to onError, or the log
+    stopping: Callable[[], bool]  # the Worker is stopping: leave at the next batch boundary
+    shard_ended: Callable[[], None]  # a shard was read to its end: its children may start
+    consumer_gone: Callable[[], None]  # with fanOut, a subscription found no stream consumer
+    forget: Callable[["ShardReader"], None]  # the reader has left its shard
 
 
 class LeaseLost(Error):
@@ -70,8 +84,8 @@ class Checkpointer:
 class ShardReader:
     """Reads one leased shard: init, then batches to processRecords and checkpoints until it ends or is left."""
 
-    def __init__(self, worker: "Worker", lease: Lease) -> None:
-        self.worker = worker
+    def __init__(self, context: ReaderContext, lease: Lease) -> None:
+        self.context = context
         self.lease = lease
         self.shardId = lease.shardId
         self.lock = threading.Lock()  # one store write at a time for this lease (heartbeat vs checkpoint)
@@ -87,7 +101,7 @@ class ShardReader:
     # -- the reading cycle (loop thread) --------------------------------------------------
 
     def start(self) -> None:
-        init = self.worker._callbacks["init"]
+        init = self.context.callbacks["init"]
         if init is None:
             LOOP.deliver((None,), self._after_init)
         else:
@@ -102,13 +116,13 @@ class ShardReader:
         if position in (TRIM_HORIZON, LATEST):
             kind, options = ITERATOR[position], None
         elif position == AT_TIMESTAMP:
-            kind, options = ITERATOR.AT_TIMESTAMP, {"timestamp": self.worker._options["timestamp"]}
+            kind, options = ITERATOR.AT_TIMESTAMP, {"timestamp": self.context.options["timestamp"]}
         elif self.lease.subSequence is None:
             kind, options = ITERATOR.AFTER_SEQUENCE_NUMBER, {"startingSequenceNumber": position}
         else:  # the rest of that aggregate first: read it again and skip what was checkpointed
             kind, options = ITERATOR.AT_SEQUENCE_NUMBER, {"startingSequenceNumber": position}
             self.skip = (position, self.lease.subSequence)
-        self.source = self.worker._source(self.shardId, kind, options, self._reported)
+        self.source = self.context.open_source(self.shardId, kind, options, self._reported)
         self._next()
 
     def _next(self) -> None:
@@ -122,7 +136,7 @@ class ShardReader:
         """An error the source got past: tell the application unless it is routine."""
         self._step()
         if error.awsErrorType not in QUIET:
-            self.worker._report(self.shardId, error)
+            self.context.report(self.shardId, error)
 
     def _got(self, error: Optional[Error], batch: Optional[Batch]) -> None:
         self.waiting = False
@@ -132,7 +146,7 @@ class ShardReader:
             return
         if batch is None:  # the source failed for good
             if error is not None and error.awsErrorType == "ResourceNotFoundException":
-                self.worker.consumer_gone()  # with fanOut, the stream consumer may be what is gone
+                self.context.consumer_gone()  # with fanOut, the stream consumer may be what is gone
                 self._give_up("not found: %s" % error.details)
             else:
                 self._give_up("reading failed: %s" % error)
@@ -145,7 +159,7 @@ class ShardReader:
             self._continue(batch.ended)
             return
         self.last_sequence = records[-1].sequenceNumber
-        self._user(self.worker._callbacks["processRecords"], records, Checkpointer(self, records, batch.ended))
+        self._user(self.context.callbacks["processRecords"], records, Checkpointer(self, records, batch.ended))
 
     def _skip_checkpointed(self, records: List[Record]) -> List[Record]:
         """The first batch after resuming inside an aggregate, without its user records already checkpointed."""
@@ -163,13 +177,13 @@ class ShardReader:
         self._step()
         if self.lost:
             if position:
-                self.worker._report(self.shardId, LeaseLost(self.shardId, "checkpoint at %s refused" % position[0]))
+                self.context.report(self.shardId, LeaseLost(self.shardId, "checkpoint at %s refused" % position[0]))
             self._finish()
         elif error:
             self._give_up("processRecords failed: %s" % (error,))
         elif position:
             sequence, sub = position
-            self._write(lambda lease: self.worker._store.checkpoint(lease, sequence, sub), lambda: self._continue(ended))
+            self._write(lambda lease: self.context.store.checkpoint(lease, sequence, sub), lambda: self._continue(ended))
         else:
             self._continue(ended)
 
@@ -192,16 +206,16 @@ class ShardReader:
             if error:
                 self._give_up("onShardClosed failed: %s" % (error,))
             elif self._still_mine("checkpoint SHARD_END"):
-                self._write(lambda lease: self.worker._store.checkpoint(lease, SHARD_END), self._ended)
+                self._write(lambda lease: self.context.store.checkpoint(lease, SHARD_END), self._ended)
 
-        on_closed = self.worker._callbacks["onShardClosed"]
+        on_closed = self.context.callbacks["onShardClosed"]
         if on_closed is None:
             after(None)
         else:
             self._user(on_closed, self.shardId, closed)
 
     def _ended(self) -> None:
-        self.worker._sync_now.set()  # its children are ready: list them and take them soon
+        self.context.shard_ended()  # its children are ready: list them and take them soon
         self._finish()
 
     # -- leaving a shard ------------------------------------------------------------------
@@ -209,7 +223,7 @@ class ShardReader:
     def _leaving(self) -> bool:
         """At a batch boundary: stop here if the lease is gone, the worker stops, or a handover was asked."""
         wanted = self.lease.wanted
-        if self.lost or self.worker._stopping or (wanted and wanted != self.worker.workerId):
+        if self.lost or self.context.stopping() or (wanted and wanted != self.context.workerId):
             self._finish()
             return True
         return False
@@ -235,20 +249,20 @@ class ShardReader:
         if self.lost:
             self._forget()
             return
-        wanted = None if self.worker._stopping else self.lease.wanted
-        self._write(lambda lease: self.worker._store.release(lease, to=wanted), self._forget, released=True)
+        wanted = None if self.context.stopping() else self.lease.wanted
+        self._write(lambda lease: self.context.store.release(lease, to=wanted), self._forget, released=True)
 
     def _forget(self) -> None:
         self.done = True
-        self.worker._forget(self)
+        self.context.forget(self)
 
     def _give_up(self, why: str) -> None:
-        self.worker._report(self.shardId, library_error("%s: %s" % (self.shardId, why)))
+        self.context.report(self.shardId, library_error("%s: %s" % (self.shardId, why)))
         self._finish()
 
     def _still_mine(self, what: str) -> bool:
         if self.lost:
-            self.worker._report(self.shardId, LeaseLost(self.shardId, what + " refused"))
+            self.context.report(self.shardId, LeaseLost(self.shardId, what + " refused"))
             self._finish()
         return not self.lost
 
@@ -256,7 +270,7 @@ class ShardReader:
         """The lease is gone (any thread): deliver nothing more, tell the application, stop waiting for the source."""
         if not self.lost:
             self.lost = True
-            self.worker._report(self.shardId, LeaseLost(self.shardId, why))
+            self.context.report(self.shardId, LeaseLost(self.shardId, why))
             LOOP.deliver((), self.leave_now)
 
     # -- helpers --------------------------------------------------------------------------
@@ -297,7 +311,7 @@ class ShardReader:
                     logger.debug("release of %s: %s", self.shardId, error)
                 then()
             else:
-                self.worker._report(self.shardId, error)
+                self.context.report(self.shardId, error)
                 self._finish()
 
         LOOP.call(work, done)
@@ -305,21 +319,21 @@ class ShardReader:
     def heartbeat(self) -> None:
         """Renew the lease, or lose it (heartbeat thread)."""
         now = time.monotonic()
-        stuck_after = self.worker._options["stuckAfter"]
+        stuck_after = self.context.options["stuckAfter"]
         with self.lock:
             if self.lost or self.done:
                 return
             if stuck_after and now - self.progress > stuck_after:
                 self.lose("no progress for %.0f s (stuck): lease released for another worker" % (now - self.progress))
                 try:
-                    self.worker._store.release(self.lease)
+                    self.context.store.release(self.lease)
                 except Exception as exc:
                     logger.debug("release of stuck %s: %s", self.shardId, exc)
                 return
             try:
-                new = self.worker._store.renew(self.lease, self.millis_behind)
+                new = self.context.store.renew(self.lease, self.millis_behind)
             except Exception as exc:
-                if now - self.renewed > self.worker._options["leaseDuration"]:
+                if now - self.renewed > self.context.options["leaseDuration"]:
                     self.lose("not renewed for a lease duration (%s)" % as_error(exc).details)
                 return
             if new is None:

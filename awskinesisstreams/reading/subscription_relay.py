@@ -10,10 +10,10 @@ import logging
 import threading
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from .error import Error
-from .fanout import Subscription, next_options
-from .loop import LOOP
-from .record import Record
+from ..error import Error
+from ..wire.stream_consumers import Subscription, next_options
+from ..loop import LOOP
+from ..record import Record
 
 logger = logging.getLogger("awskinesisstreams")
 

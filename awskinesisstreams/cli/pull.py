@@ -20,15 +20,15 @@ import threading
 import time
 from typing import IO, Any, Dict, List, Optional, Set, Tuple
 
-from .cli_target import Target, UsageError, positive
-from .enums import AWS_KINESIS_STREAMS_ERROR, AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE as ITERATOR
-from .error import Error
-from .fanout import StreamConsumers
-from .fanout_source import FanOutSource, closed_shards
-from .kinesis import MAX_GET_LIMIT
-from .loop import LOOP
-from .record import Record
-from .shard_source import Batch, PollingSource, Report, ShardSource
+from .target import Target, UsageError, positive
+from ..enums import AWS_KINESIS_STREAMS_ERROR, AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE as ITERATOR
+from ..error import Error
+from ..wire.stream_consumers import StreamConsumers
+from ..reading.fanout_source import FanOutSource, closed_shards
+from ..wire.kinesis import MAX_GET_LIMIT
+from ..loop import LOOP
+from ..record import Record
+from ..reading.source import Batch, PollingSource, Report, ShardSource
 
 PACE = {"fast": 1.0, "normal": 2.0, "slow": 3.0}  # seconds between calls to a caught-up shard, as kine
 MAX_FAILURES = 5  # consecutive failed calls on one shard before giving up

@@ -16,14 +16,15 @@ import sys
 import time
 from typing import Any, Dict, List, NoReturn, Optional, Sequence, Tuple
 
-from . import __version__, cli_consumers, cli_pull, cli_put
-from .cli_target import Target, UsageError, positive, table, when
-from .credentials import SettingsError
-from .dynamodb import DynamoDBLeaseStore
-from .enums import AWS_KINESIS_STREAMS_ERROR
-from .error import Error
-from .leases import Lease, LeaseStore, SQLiteLeaseStore
-from .local import LocalKinesis, create_stream
+from .. import __version__
+from . import consumers as consumers_command, pull as pull_command, put as put_command
+from .target import Target, UsageError, positive, table, when
+from ..transport.credentials import SettingsError
+from ..leases.dynamodb import DynamoDBLeaseStore
+from ..enums import AWS_KINESIS_STREAMS_ERROR
+from ..error import Error
+from ..leases.store import Lease, LeaseStore, SQLiteLeaseStore
+from ..local import LocalKinesis, create_stream
 
 PROG = "kinesis-streams"
 KEYSPACE = 2**128
@@ -235,20 +236,20 @@ def build_parser() -> argparse.ArgumentParser:
     ls.set_defaults(run=run_ls)
 
     pull = commands.add_parser("pull", parents=[common], help="read records to standard output or files")
-    cli_pull.add_arguments(pull)
-    pull.set_defaults(run=cli_pull.run)
+    pull_command.add_arguments(pull)
+    pull.set_defaults(run=pull_command.run)
 
     put = commands.add_parser("put", parents=[common], help="write one record per line of a file or standard input")
-    cli_put.add_arguments(put)
-    put.set_defaults(run=cli_put.run)
+    put_command.add_arguments(put)
+    put.set_defaults(run=put_command.run)
 
     leases = commands.add_parser("leases", parents=[common], help="show who reads each shard, how far and how far behind")
     add_lease_arguments(leases)
     leases.set_defaults(run=run_leases)
 
     consumers = commands.add_parser("consumers", parents=[common], help="list, register or deregister enhanced fan-out consumers")
-    cli_consumers.add_arguments(consumers)
-    consumers.set_defaults(run=cli_consumers.run)
+    consumers_command.add_arguments(consumers)
+    consumers.set_defaults(run=consumers_command.run)
 
     local = commands.add_parser("local", help="run a local Kinesis on 127.0.0.1 until interrupted")
     local.add_argument("streams", nargs="*", metavar="STREAM", help="streams to create")

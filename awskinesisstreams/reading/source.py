@@ -13,11 +13,11 @@ import math
 import time
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
-from .enums import AWS_KINESIS_STREAMS_ERROR, AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE as ITERATOR
-from .error import Error, as_error, library_error
-from .kinesis import MAX_GET_LIMIT, Kinesis
-from .loop import LOOP, Timer
-from .record import Record
+from ..enums import AWS_KINESIS_STREAMS_ERROR, AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE as ITERATOR
+from ..error import Error, as_error, library_error
+from ..wire.kinesis import MAX_GET_LIMIT, Kinesis
+from ..loop import LOOP, Timer
+from ..record import Record
 
 MIN_POLL_INTERVAL = 0.2  # at most 5 GetRecords calls a second per shard (the service limit)
 MAX_BACKOFF = 10.0

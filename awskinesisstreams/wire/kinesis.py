@@ -12,18 +12,18 @@ import json
 from json.encoder import encode_basestring_ascii as json_string
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 
-from .enums import (
+from ..enums import (
     AWS_KINESIS_STREAMS_ENCRYPTION_TYPE as ENCRYPTION,
     AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE as ITERATOR,
     encryption_type,
     to_enum,
 )
-from .error import Error, library_error, unexpected_answer
-from .put_record_result import PutRecordResult
-from .record import Record, _describe, is_finite_number, is_sequence_number, key_bytes
-from .received import decode_records
-from .request import AwsJsonClient
-from .retry import RETRIED_RECORD_ERRORS, Attempts
+from ..error import Error, library_error, unexpected_answer
+from ..put_record_result import PutRecordResult
+from ..record import Record, _describe, is_finite_number, is_sequence_number, key_bytes
+from .received_records import decode_records
+from ..transport.signed_request import AwsJsonClient
+from ..transport.retry import RETRIED_RECORD_ERRORS, Attempts
 
 T = TypeVar("T")
 Send = Callable[[], T]

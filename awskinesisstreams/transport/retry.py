@@ -24,9 +24,9 @@ from random import random as unit_random
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .enums import AWS_KINESIS_STREAMS_ERROR
-from .error import Error, library_error
-from .record import _describe
+from ..enums import AWS_KINESIS_STREAMS_ERROR
+from ..error import Error, library_error
+from ..record import _describe
 
 logger = logging.getLogger("awskinesisstreams")
 

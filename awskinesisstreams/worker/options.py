@@ -3,13 +3,13 @@
 import threading
 from typing import Any, Callable, Dict, List, Optional
 
-from .enums import AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE as ITERATOR, to_enum
-from .error import Error
-from .fanout import CONSUMER_NAME
-from .kinesis import timestamp_seconds
-from .leases import START_POSITIONS, LeaseStore
-from .request import is_seconds
-from .sigv4 import is_unicode
+from ..enums import AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE as ITERATOR, to_enum
+from ..error import Error
+from ..wire.stream_consumers import CONSUMER_NAME
+from ..wire.kinesis import timestamp_seconds
+from ..leases.store import START_POSITIONS, LeaseStore
+from ..transport.signed_request import is_seconds
+from ..transport.sigv4 import is_unicode
 
 PACES = {"slow": 3.0, "normal": 2.0, "fast": 1.0}  # seconds between polls of a caught-up shard, as kine's -z
 DEFAULT_STORE = "awskinesisstreams-leases.sqlite3"

@@ -8,10 +8,10 @@ import binascii
 import json
 from typing import Any, Dict, List, Optional
 
-from .aggregation import MAGIC, deaggregate
-from .enums import AWS_KINESIS_STREAMS_ERROR, encryption_type
-from .error import Error, unexpected_answer
-from .record import Record
+from .kpl_aggregation import MAGIC, deaggregate
+from ..enums import AWS_KINESIS_STREAMS_ERROR, encryption_type
+from ..error import Error, unexpected_answer
+from ..record import Record
 
 
 def decode_records(

@@ -7,13 +7,13 @@ from typing import Any, Callable, List, Optional
 
 from .collector import Collector
 from .outcomes import answer
-from .error import Error, internal_error, library_error
+from ..error import Error, internal_error, library_error
 from .lazy_future import LazyFuture
-from .loop import LOOP
-from .put_record_result import PutRecordResult
-from .record import MAX_RECORD_BYTES, Record, _describe, is_finite_number
-from .request import Timeout
-from .streams import AWSKinesisStreams, Outcome, close_seconds
+from ..loop import LOOP
+from ..put_record_result import PutRecordResult
+from ..record import MAX_RECORD_BYTES, Record, _describe, is_finite_number
+from ..transport.signed_request import Timeout
+from ..streams import AWSKinesisStreams, Outcome, close_seconds
 
 MIN_AGGREGATE_BYTES = 1024
 MAX_AGGREGATE_BYTES = MAX_RECORD_BYTES - 1024  # room for the aggregate's partition key (up to 256 characters)

@@ -15,7 +15,7 @@ from contextlib import closing
 from dataclasses import dataclass, field, replace
 from typing import Any, List, Optional, Tuple
 
-from .error import library_error
+from ..error import library_error
 
 # Where a shard with no checkpoint starts, and the mark of a shard read to its end.
 TRIM_HORIZON = "TRIM_HORIZON"

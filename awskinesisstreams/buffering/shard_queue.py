@@ -13,10 +13,10 @@ from collections import deque
 from concurrent.futures._base import PENDING
 from typing import Any, Callable, Deque, Iterable, List, Optional, Sequence, Set, Tuple
 
-from .aggregation import DIGEST_BYTES, MAGIC, Aggregate
-from .kinesis import MAX_PUT_BYTES, MAX_RECORDS_PER_PUT, record_entry
+from ..wire.kpl_aggregation import DIGEST_BYTES, MAGIC, Aggregate
+from ..wire.kinesis import MAX_PUT_BYTES, MAX_RECORDS_PER_PUT, record_entry
 from .lazy_future import LazyFuture
-from .record import key_bytes
+from ..record import key_bytes
 
 class Entry(LazyFuture):
     """A user record in the buffer, and the future its putRecord returned (one object: fewer for the GC to walk)."""

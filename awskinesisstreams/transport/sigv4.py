@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Dict, Optional
 from urllib.parse import quote
 
-from .error import library_error
+from ..error import library_error
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 # What an HTTP header can carry as it is: the access key id and session token each go in one.

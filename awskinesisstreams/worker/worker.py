@@ -26,18 +26,18 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Optional
 
-from .enums import AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE as ITERATOR
-from .error import Error, as_error, library_error
-from .leases import LATEST, SHARD_END, TRIM_HORIZON, Lease, LeaseStore, SQLiteLeaseStore
-from .loop import LOOP, Timer
-from .record import _describe
-from .request import Timeout
-from .shard_reader import Checkpointer, LeaseLost, ShardReader
-from .fanout import StreamConsumers
-from .fanout_source import FanOutSource, closed_shards
-from .shard_source import PollingSource, Report, ShardSource
-from .streams import AWSKinesisStreams
-from .worker_options import CALLBACKS, DEFAULT_STORE, DEFAULTS, PACES, check_options
+from ..enums import AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE as ITERATOR
+from ..error import Error, as_error, library_error
+from ..leases.store import LATEST, SHARD_END, TRIM_HORIZON, Lease, LeaseStore, SQLiteLeaseStore
+from ..loop import LOOP, Timer
+from ..record import _describe
+from ..transport.signed_request import Timeout
+from .shard_reader import Checkpointer, LeaseLost, ReaderContext, ShardReader
+from ..wire.stream_consumers import StreamConsumers
+from ..reading.fanout_source import FanOutSource, closed_shards
+from ..reading.source import PollingSource, Report, ShardSource
+from ..streams import AWSKinesisStreams
+from .options import CALLBACKS, DEFAULT_STORE, DEFAULTS, PACES, check_options
 
 __all__ = ["Worker", "LeaseLost", "Checkpointer"]  # the reader's two are importable from here, as before
 
@@ -108,6 +108,18 @@ class Worker(AWSKinesisStreams):
         self._consumer_gone = threading.Event()  # a subscription found no consumer: register it again
         self._consumers = StreamConsumers(self._kinesis) if self._kinesis is not None else None
         self._closed_shards: Dict[str, List[str]] = {}  # closed shard -> its children, at the last ListShards
+        self._context = ReaderContext(
+            workerId=self.workerId,
+            callbacks=self._callbacks,
+            options=self._options,
+            store=self._store,
+            open_source=self._source,
+            report=self._report,
+            stopping=lambda: self._stopping,
+            shard_ended=self._sync_now.set,
+            consumer_gone=self._consumer_gone_now,
+            forget=self._forget,
+        )
 
     # -- the application's side -------------------------------------------------------------
 
@@ -204,7 +216,7 @@ class Worker(AWSKinesisStreams):
             self._consumer_arn = self._consumers.register(self._options["fanOut"])()["consumerARN"]  # type: ignore[union-attr]
             self._consumer_gone.clear()
 
-    def consumer_gone(self) -> None:
+    def _consumer_gone_now(self) -> None:
         """A shard reader's subscription found no consumer (any thread): the coordinator registers it again."""
         if self._consumer_arn is not None:
             self._consumer_gone.set()
@@ -338,7 +350,7 @@ class Worker(AWSKinesisStreams):
         return source
 
     def _read(self, lease: Lease) -> None:
-        reader = ShardReader(self, lease)
+        reader = ShardReader(self._context, lease)
         with self._lock:
             self._readers[lease.shardId] = reader
         LOOP.deliver((), reader.start)

@@ -17,14 +17,14 @@ from collections import deque
 from concurrent.futures import Future
 from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple, Union
 
-from .enums import AWS_KINESIS_STREAMS_ERROR
-from .error import Error, internal_error, library_error
-from .kinesis import Kinesis
+from ..enums import AWS_KINESIS_STREAMS_ERROR
+from ..error import Error, internal_error, library_error
+from ..wire.kinesis import Kinesis
 from .lazy_future import LazyFuture
-from .loop import LOOP, Timer
+from ..loop import LOOP, Timer
 from .outcomes import Epoch, Flush, Tally, answer, buffer_full, deliver, expired, record_error
-from .put_record_result import PutRecordResult
-from .retry import Retry, is_retryable
+from ..put_record_result import PutRecordResult
+from ..transport.retry import Retry, is_retryable
 from .shard_map import ShardMap
 from .shard_queue import Entry, ShardQueue, Unit
 

@@ -20,8 +20,8 @@ import requests
 from requests.structures import CaseInsensitiveDict
 from urllib3.exceptions import ReadTimeoutError
 
-from .enums import AWS_KINESIS_STREAMS_ERROR
-from .error import Error, library_error
+from ..enums import AWS_KINESIS_STREAMS_ERROR
+from ..error import Error, library_error
 from .retry import Attempts, Retry
 from .sigv4 import Credentials, SigV4Signer, check_settings
 

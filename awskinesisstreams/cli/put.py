@@ -18,13 +18,13 @@ from collections import Counter, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, Deque, Iterable, Iterator, List, Optional, Tuple
 
-from .cli_target import Target, UsageError, positive
-from .enums import AWS_KINESIS_STREAMS_ERROR
-from .error import Error
-from .kinesis import MAX_PUT_BYTES, MAX_RECORDS_PER_PUT
-from .producer import Producer
-from .record import Record
-from .retry import is_retryable
+from .target import Target, UsageError, positive
+from ..enums import AWS_KINESIS_STREAMS_ERROR
+from ..error import Error
+from ..wire.kinesis import MAX_PUT_BYTES, MAX_RECORDS_PER_PUT
+from ..producer import Producer
+from ..record import Record
+from ..transport.retry import is_retryable
 
 Line = Tuple[bytes, Record]  # the input line as read, and the record made from it
 Failure = Tuple[bytes, str]  # the input line, and why it was not written

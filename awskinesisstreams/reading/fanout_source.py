@@ -17,12 +17,12 @@ import time
 from collections import deque
 from typing import Any, Deque, Dict, List, Optional, Tuple
 
-from .enums import AWS_KINESIS_STREAMS_ERROR, AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE as ITERATOR
-from .error import Error, as_error, library_error
-from .fanout import StreamConsumers, next_options
-from .loop import LOOP
-from .record import Record
-from .shard_source import MAX_BACKOFF, Batch, Deliver, Report, ShardSource
+from ..enums import AWS_KINESIS_STREAMS_ERROR, AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE as ITERATOR
+from ..error import Error, as_error, library_error
+from ..wire.stream_consumers import StreamConsumers, next_options
+from ..loop import LOOP
+from ..record import Record
+from .source import MAX_BACKOFF, Batch, Deliver, Report, ShardSource
 
 QUEUE = 2  # events read and not yet asked for
 IN_USE = "ResourceInUseException"

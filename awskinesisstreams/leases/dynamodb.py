@@ -11,9 +11,9 @@ import re
 import time
 from typing import Any, Dict, List, Optional
 
-from .error import Error, library_error
-from .leases import KEEP, Lease, LeaseStore, scope_of
-from .request import AwsJsonClient, Credentials, Timeout
+from ..error import Error, library_error
+from .store import KEEP, Lease, LeaseStore, scope_of
+from ..transport.signed_request import AwsJsonClient, Credentials, Timeout
 
 TARGET_PREFIX = "DynamoDB_20120810"
 JSON_VERSION = "1.0"

@@ -1,0 +1,1 @@
+"""The `kinesis-streams` command line: put, pull, leases, consumers, and the embedded local Kinesis."""

@@ -1,0 +1,1 @@
+"""The Worker: leases shared by a fleet, one shard reader per leased shard, checkpoints."""
