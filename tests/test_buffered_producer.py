@@ -314,16 +314,16 @@ def test_a_stalled_server_fills_the_buffer_then_putrecord_waits_and_the_loop_get
 
     with Proxy(moto_server.endpoint, rule=hold) as proxy:
         producer = buffered(moto_server, stream, proxy.endpoint, maxBufferedBytes=limit, maxBufferedTime=0.01)
-        collector = producer._collector
+        accumulator = producer._accumulator
         answered = []
         writer = threading.Thread(
             target=lambda: [producer.putRecord(Record(b"%04d" % n + b"x" * 996, "k%d" % (n % 3)), lambda e, r: answered.append(e))
                             for n in range(60)]
         )
         writer.start()
-        assert wait_for(lambda: collector.buffered > limit - 1200)
+        assert wait_for(lambda: accumulator.buffered > limit - 1200)
         time.sleep(0.3)
-        assert writer.is_alive() and producer.outstandingRecords < 20 and collector.buffered <= limit
+        assert writer.is_alive() and producer.outstandingRecords < 20 and accumulator.buffered <= limit
         on_loop = []
         imp.wakeup(0, lambda: on_loop.append(producer.putRecord(Record(b"y" * 1000, "k"))))
         assert wait_for(lambda: on_loop and on_loop[0].done())

@@ -5,15 +5,16 @@ from concurrent.futures import Future
 from functools import partial
 from typing import Any, Callable, List, Optional
 
-from .collector import Collector
-from .outcomes import answer
 from ..error import Error, internal_error, library_error
-from .lazy_future import LazyFuture
 from ..loop import LOOP
 from ..put_record_result import PutRecordResult
 from ..record import MAX_RECORD_BYTES, Record, _describe, is_finite_number
-from ..transport.signed_request import Timeout
 from ..streams import AWSKinesisStreams, Outcome, close_seconds
+from ..transport.signed_request import Timeout
+from .accumulator import Accumulator
+from .lazy_future import LazyFuture
+from .outcomes import answer
+from .sender import Sender
 
 MIN_AGGREGATE_BYTES = 1024
 MAX_AGGREGATE_BYTES = MAX_RECORD_BYTES - 1024  # room for the aggregate's partition key (up to 256 characters)
@@ -80,12 +81,12 @@ class BufferedProducer(AWSKinesisStreams):
         if timeout is None and isinstance(recordTtl, (int, float)) and not isinstance(recordTtl, bool) and recordTtl > 0:
             # a request that hangs must not hold its records much past their time to live
             timeout = Timeout(min(Timeout.connect, recordTtl), min(Timeout.read, recordTtl))
-        # retries=0: the collector retries failed records itself, per shard and within recordTtl
+        # retries=0: the sender retries failed records itself, per shard and within recordTtl
         super().__init__(
             region, accessKeyId, secretAccessKey, streamName, endpoint=endpoint, sessionToken=sessionToken,
             timeout=timeout, retries=0,
         )
-        self._collector: Optional[Collector] = None
+        self._accumulator: Optional[Accumulator] = None
         wrong: List[str] = []
         if not isinstance(aggregate, bool):
             wrong.append("aggregate must be True or False, got %s" % _describe(aggregate))
@@ -102,19 +103,21 @@ class BufferedProducer(AWSKinesisStreams):
         if self._init_error is not None:
             return
         assert self._kinesis is not None
-        self._collector = Collector(
-            self._kinesis,
+        self._sender = Sender(self._kinesis)
+        self._accumulator = Accumulator(
             maxAggregateBytes if aggregate else None,
             float(maxBufferedTime),
             float(recordTtl),
             maxBufferedBytes,
             float(rateLimit),
+            wake=self._sender.wake,
         )
+        self._sender.serve(self._accumulator)
 
     @property
     def outstandingRecords(self) -> int:
         """User records given and not yet answered."""
-        return self._collector.outstanding if self._collector else 0
+        return self._accumulator.outstanding if self._accumulator else 0
 
     def _refuse(self, error: Error, callback: Any, failure: Outcome) -> "Future[Outcome]":
         """Deliver a LIBRARY_ERROR (bad argument, closed, buffer full) to the callback on the loop."""
@@ -140,7 +143,7 @@ class BufferedProducer(AWSKinesisStreams):
             if not isinstance(record, Record):
                 raise library_error("record must be an AWSKinesisStreams.Record, got %s" % _describe(record))
             data = record.encode()
-            entry = self._collector.add(record.partitionKey, record.explicitHashKey, data, callback)  # type: ignore[union-attr]
+            entry = self._accumulator.add(record.partitionKey, record.explicitHashKey, data, callback)  # type: ignore[union-attr]
         except Exception as exc:
             return self._refuse(exc if isinstance(exc, Error) else internal_error("putRecord", exc), callback, (None,))
         return self._refuse(entry, callback, (None,)) if type(entry) is Error else entry  # type: ignore[return-value]
@@ -170,7 +173,7 @@ class BufferedProducer(AWSKinesisStreams):
                 (record.partitionKey, record.explicitHashKey, data, partial(batch.one, index))
                 for index, (record, data) in enumerate(zip(records, encoded))
             ]
-            error = self._collector.add_all(items)  # type: ignore[union-attr]
+            error = self._accumulator.add_all(items)  # type: ignore[union-attr]
         except Exception as exc:
             error = exc if isinstance(exc, Error) else internal_error("putRecords", exc)
         return batch.future if error is None else self._refuse(error, callback, (count, []))
@@ -184,7 +187,7 @@ class BufferedProducer(AWSKinesisStreams):
                 raise library_error("callback must be callable")
         except Error as error:
             return self._refuse(error, callback, ())
-        return self._track(self._collector.flush(callback))  # type: ignore[union-attr]
+        return self._track(self._accumulator.flush(callback))  # type: ignore[union-attr]
 
     def close(self, timeout: Optional[float] = None) -> bool:
         """Flush, refuse new records (LIBRARY_ERROR), and wait until every record given has its outcome.
@@ -194,14 +197,14 @@ class BufferedProducer(AWSKinesisStreams):
         wait for the loop it runs on: False unless nothing is outstanding. A `timeout` that is
         not a number >= 0 counts as 0: close never raises.
         """
-        collector = self._collector
-        if collector is None:
+        accumulator = self._accumulator
+        if accumulator is None:
             return super().close(timeout)
         seconds = close_seconds(timeout)
         deadline = None if seconds is None else time.monotonic() + seconds
         self._closed = True
-        collector.close()
+        accumulator.close()
         if LOOP.on_loop_thread():
-            return collector.idle() and super().close(0)
-        idle = collector.wait_idle(seconds)
+            return accumulator.idle() and super().close(0)
+        idle = accumulator.wait_idle(seconds)
         return idle and super().close(None if deadline is None else max(0.0, deadline - time.monotonic()))

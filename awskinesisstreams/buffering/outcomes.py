@@ -15,6 +15,8 @@ from .shard_queue import Entry, Unit
 
 logger = logging.getLogger("awskinesisstreams")
 
+Written = List[Tuple[Unit, PutRecordResult]]  # units that got in, each with its result
+
 
 class Epoch:
     """User records given between two flushes: how many are still unanswered."""
@@ -77,7 +79,7 @@ def buffer_full(buffered: int, cost: int, max_bytes: int) -> Error:
     )
 
 
-def deliver(written: List[Tuple[Unit, PutRecordResult]], given_up: List[Tuple[Entry, Error]], tally: Tally) -> List[Entry]:
+def deliver(written: Written, given_up: List[Tuple[Entry, Error]], tally: Tally) -> List[Entry]:
     """Run the callbacks of the user records in units written and of records given up, then
     resolve their futures (after the callbacks, as the contract says); returns those records.
     Each record counts as answered in `tally` as its callback starts."""

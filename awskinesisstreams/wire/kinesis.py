@@ -174,7 +174,7 @@ class Kinesis:
     def put_entries(self, entries: List[str]) -> Send[List[PutRecordResult]]:
         """One PutRecords request of prepared `record_entry` texts (at most 500, 5 MiB), with no record resent.
 
-        For a caller that retries failed records itself (the buffered producer's collector).
+        For a caller that retries failed records itself (the buffered producer's sender).
         """
 
         def send() -> List[PutRecordResult]:
