@@ -1,7 +1,9 @@
 """What the two examples share: their command line, and where they send requests.
 
-With AWS settings in the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, and
-AWS_REGION or AWS_DEFAULT_REGION) the examples use that account's stream, which must exist.
+With a region in the environment (AWS_REGION or AWS_DEFAULT_REGION) the examples use that
+account's stream, which must exist, with credentials found as the AWS SDKs find them
+(AWSKinesisStreams.Credentials.default: the environment, a web identity, the profile that
+AWS_PROFILE names, the container endpoint, the instance role).
 With `--endpoint URL` they use that Kinesis-compatible server and create the stream there.
 With neither, they start the embedded local Kinesis (moto's server, `pip install ".[local]"`)
 on 127.0.0.1, create the stream, and stop the server when they end.
@@ -13,10 +15,11 @@ import os
 from dataclasses import dataclass
 from typing import Iterator, Optional
 
-from awskinesisstreams import server
+from awskinesisstreams import AWSKinesisStreams, server
 from awskinesisstreams.local import LocalKinesis, create_stream
 from awskinesisstreams.wire.kinesis import JSON_VERSION, TARGET_PREFIX
-from awskinesisstreams.transport.signed_request import AwsJsonClient, Credentials, resolve_endpoint
+from awskinesisstreams.transport.signed_request import AwsJsonClient, resolve_endpoint
+from awskinesisstreams.transport.sigv4 import Keys
 
 LOCAL_SHARDS = 2
 
@@ -26,16 +29,17 @@ class Target:
     """The stream an example talks to, and how to reach it."""
 
     region: str
-    accessKeyId: str
-    secretAccessKey: str
+    accessKeyId: Optional[str]
+    secretAccessKey: Optional[str]
     streamName: str
     endpoint: Optional[str] = None
     sessionToken: Optional[str] = None
+    credentials: Optional[AWSKinesisStreams.Credentials] = None  # on AWS, instead of the keys
     embedded: bool = False  # True when this process started the local Kinesis itself
 
     def keywords(self) -> dict:
         """The keyword arguments of Producer and Consumer for this target."""
-        return {"endpoint": self.endpoint, "sessionToken": self.sessionToken}
+        return {"endpoint": self.endpoint, "sessionToken": self.sessionToken, "credentials": self.credentials}
 
 
 def parse_args(description: str) -> argparse.Namespace:
@@ -63,9 +67,9 @@ def kinesis_target(args: argparse.Namespace) -> Iterator[Target]:
                         secret or LocalKinesis.secretAccessKey, args.stream, args.endpoint, token)
         _create_stream(target)
         yield target
-    elif key_id and secret and region:
+    elif region:
         server.log("Using AWS: stream %s in %s" % (args.stream, region))
-        yield Target(region, key_id, secret, args.stream, sessionToken=token)
+        yield Target(region, None, None, args.stream, credentials=AWSKinesisStreams.Credentials.default())
     else:
         server.log("No AWS settings: starting the embedded local Kinesis")
         with LocalKinesis() as local:
@@ -77,5 +81,5 @@ def kinesis_target(args: argparse.Namespace) -> Iterator[Target]:
 
 def _create_stream(target: Target) -> None:
     client = AwsJsonClient(resolve_endpoint("kinesis", target.region, target.endpoint), target.region, "kinesis", TARGET_PREFIX, JSON_VERSION,
-                           Credentials(target.accessKeyId, target.secretAccessKey, target.sessionToken))
+                           Keys(target.accessKeyId, target.secretAccessKey, target.sessionToken))
     create_stream(client, target.streamName, LOCAL_SHARDS)

@@ -22,6 +22,7 @@ from .loop import imp, server
 from .producer import Producer
 from .put_record_result import PutRecordResult
 from .record import Record
+from .transport.credentials import Credentials
 from .transport.signed_request import Timeout
 from .transport.retry import Retry
 from .streams import AWSKinesisStreams
@@ -37,6 +38,7 @@ AWSKinesisStreams.Record = Record  # type: ignore[attr-defined]
 AWSKinesisStreams.Error = Error  # type: ignore[attr-defined]
 AWSKinesisStreams.PutRecordResult = PutRecordResult  # type: ignore[attr-defined]
 AWSKinesisStreams.Timeout = Timeout  # type: ignore[attr-defined]
+AWSKinesisStreams.Credentials = Credentials  # type: ignore[attr-defined]
 AWSKinesisStreams.Retry = Retry  # type: ignore[attr-defined]
 AWSKinesisStreams.Worker = Worker  # type: ignore[attr-defined]
 AWSKinesisStreams.LeaseLost = LeaseLost  # type: ignore[attr-defined]

@@ -37,6 +37,7 @@ class Consumer(AWSKinesisStreams):
         sessionToken: Optional[str] = None,
         timeout: Optional[Timeout] = None,
         retries: Union[int, Retry, None] = None,
+        credentials: Any = None,
     ) -> None:
         super().__init__(
             region,
@@ -47,6 +48,7 @@ class Consumer(AWSKinesisStreams):
             sessionToken=sessionToken,
             timeout=timeout,
             retries=retries,
+            credentials=credentials,
         )
         if isBlob is None:
             isBlob = False

@@ -11,7 +11,8 @@ from typing import Any, List, Optional
 
 from .error import Error
 from .wire.kinesis import JSON_VERSION, TARGET_PREFIX, stream_admin
-from .transport.signed_request import AwsJsonClient, Credentials, Timeout
+from .transport.signed_request import AwsJsonClient, Timeout
+from .transport.sigv4 import Keys
 
 REGION = "us-east-1"
 ACCESS_KEY_ID = "testing"
@@ -92,7 +93,7 @@ class LocalKinesis:
             "kinesis",
             TARGET_PREFIX,
             JSON_VERSION,
-            Credentials(self.accessKeyId, self.secretAccessKey),
+            Keys(self.accessKeyId, self.secretAccessKey),
             Timeout(),
         )
 

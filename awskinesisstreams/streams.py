@@ -16,7 +16,8 @@ from .error import Error, internal_error, library_error
 from .wire.kinesis import JSON_VERSION, TARGET_PREFIX, Kinesis
 from .loop import LOOP, Callback
 from .record import _describe, safe_repr
-from .transport.signed_request import AwsJsonClient, Credentials, Timeout
+from .transport.credentials import signing_source
+from .transport.signed_request import AwsJsonClient, Timeout
 from .transport.retry import Retry
 
 logger = logging.getLogger("awskinesisstreams")
@@ -66,6 +67,7 @@ class AWSKinesisStreams:
         sessionToken: Optional[str] = None,
         timeout: Optional[Timeout] = None,
         retries: Union[int, Retry, None] = None,
+        credentials: Any = None,
     ) -> None:
         self._region = region
         self._streamName = streamName
@@ -76,16 +78,11 @@ class AWSKinesisStreams:
         self._closed = False
         wrong = [
             "%s must be a non-empty string" % name
-            for name, value in (
-                ("region", region),
-                ("accessKeyId", accessKeyId),
-                ("secretAccessKey", secretAccessKey),
-                ("streamName", streamName),
-            )
+            for name, value in (("region", region), ("streamName", streamName))
             if not isinstance(value, str) or not value
         ]
-        if sessionToken is not None and (not isinstance(sessionToken, str) or not sessionToken):
-            wrong.append("sessionToken must be None or a non-empty string")
+        source, wrong_source = signing_source(accessKeyId, secretAccessKey, sessionToken, credentials)
+        wrong += wrong_source
         try:
             retry = Retry.of(retries)
         except Error as error:
@@ -93,10 +90,9 @@ class AWSKinesisStreams:
         if wrong:
             self._init_error = library_error("%s wrongly initialized: %s" % (type(self).__name__, "; ".join(wrong)))
             return
-        credentials = Credentials(accessKeyId, secretAccessKey, sessionToken)
         try:
             client = AwsJsonClient.for_service(
-                "kinesis", TARGET_PREFIX, JSON_VERSION, region, credentials, endpoint, timeout, retry
+                "kinesis", TARGET_PREFIX, JSON_VERSION, region, source, endpoint, timeout, retry
             )
         except Error as error:
             self._init_error = library_error("%s wrongly initialized: %s" % (type(self).__name__, error.details))

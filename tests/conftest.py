@@ -1,5 +1,6 @@
 """Shared fixtures: real Kinesis-compatible servers on 127.0.0.1, and fresh streams on them."""
 
+import os
 import threading
 import time
 import uuid
@@ -11,6 +12,37 @@ from awskinesisstreams import AWS_KINESIS_STREAMS_ERROR as ERR, AWSKinesisStream
 from awskinesisstreams.local import LocalKinesis
 from atomic_dynamodb import dynamodb_endpoint  # noqa: F401  (a fixture: DynamoDB on moto, made atomic)
 from servers import Dynalite, Kinesalite, KinesisMock
+from fake_endpoints import FakeEndpoint
+
+# Never a real metadata address: the SDKs' chain would ask 169.254.169.254 and 169.254.170.2. Every
+# test (and every process a test starts) has the instance metadata service off and pointed at a
+# loopback fake, no container or web identity variables, and shared files that do not exist.
+METADATA_GUARD = FakeEndpoint().__enter__()
+GUARDED = {
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "AWS_EC2_METADATA_SERVICE_ENDPOINT": METADATA_GUARD.url,
+    "AWS_CONFIG_FILE": os.path.join(os.sep, "nonexistent", "aws-config"),
+    "AWS_SHARED_CREDENTIALS_FILE": os.path.join(os.sep, "nonexistent", "aws-credentials"),
+}
+UNSET = ("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+         "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_PROFILE")
+os.environ.update(GUARDED)
+for _name in UNSET:
+    os.environ.pop(_name, None)
+
+
+def aws_free_environ():
+    """This process's environment without AWS settings, the metadata guard kept: as for a user with no AWS account."""
+    return dict({k: v for k, v in os.environ.items() if not k.startswith("AWS_")}, **GUARDED)
+
+
+@pytest.fixture(autouse=True)
+def no_real_metadata(monkeypatch):
+    """Each test starts with the guard in place, whatever an earlier one changed."""
+    for name, value in GUARDED.items():
+        monkeypatch.setenv(name, value)
+    for name in UNSET:
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ credentials, debug output, and exactly one outcome per record under concurrent p
 import logging
 import threading
 import time
+import uuid
 from collections import Counter
 
 import pytest
@@ -357,3 +358,14 @@ def test_records_that_never_get_a_shard_map_fail_at_record_ttl_with_the_last_err
     assert 1.0 <= elapsed < 5 and listings >= 2  # retried with backoff, given up at recordTtl
     assert all(e.type is ERR.REQUEST_FAILED and "recordTtl" in e.details and e.httpStatus == 503 for e in errors)
     assert all(e.awsErrorType == "ServiceUnavailable" for e in errors)
+
+
+def test_a_missing_stream_fails_its_records_then_lists_no_more(moto_server):
+    with Proxy(moto_server.endpoint) as proxy:
+        p = buffered(moto_server, "missing-" + uuid.uuid4().hex[:8], proxy.endpoint, recordTtl=1.0)
+        error = p.putRecord(Record(1, "k")).result(10)[0]
+        assert error.type is ERR.REQUEST_FAILED and error.awsErrorType == "ResourceNotFoundException"
+        assert imp.run(3)  # idle: nothing left to list the shards for
+        time.sleep(0.3)
+        assert proxy.actions().count("ListShards") == 1
+        assert p.close(5)

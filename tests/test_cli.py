@@ -16,12 +16,11 @@ import time
 
 import pytest
 from aws_kinesis_agg.aggregator import AggRecord
-from conftest import boto_kinesis, new_stream, wait_for
+from conftest import aws_free_environ, boto_kinesis, new_stream, wait_for
 from proxy import Proxy, Reply, aws_error
 
 from awskinesisstreams.wire.kpl_aggregation import MAGIC, deaggregate
 from awskinesisstreams.cli.pull import parse_timestamp
-from awskinesisstreams.transport.credentials import SettingsError, find_settings
 from awskinesisstreams.wire.kinesis import stream_admin
 
 BIN = os.path.dirname(sys.executable)
@@ -30,8 +29,8 @@ BIN = os.path.dirname(sys.executable)
 @pytest.fixture
 def env(moto_server, tmp_path):
     """An environment with the venv's bin first, HOME in a fresh folder, and the local server's settings."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    home = tmp_path / "home"
+    base = {k: v for k, v in aws_free_environ().items() if k not in ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")}
+    home = tmp_path / "home"  # its .aws holds the shared files of the tests that write them
     home.mkdir()
     return dict(
         base,
@@ -379,36 +378,6 @@ def write_profiles(home):
                                      "[east]\naws_access_key_id = east-key\naws_secret_access_key = s\naws_session_token = tok\n")
     (aws / "config").write_text("[default]\nregion = us-east-1\n[profile east]\nregion = us-east-1\n"
                                 "[profile west]\nregion = eu-west-1\naws_access_key_id = west-key\naws_secret_access_key = s\n")
-
-
-def test_settings_are_found_as_the_aws_cli_finds_them(tmp_path, monkeypatch):
-    monkeypatch.setenv("HOME", str(tmp_path))
-    write_profiles(tmp_path)
-    keys = {"AWS_ACCESS_KEY_ID": "env-key", "AWS_SECRET_ACCESS_KEY": "env-secret"}
-    assert find_settings(environ={}) == find_settings(environ={"AWS_PROFILE": "default"})
-    credentials, region = find_settings(environ={})
-    assert (credentials.accessKeyId, credentials.secretAccessKey, region) == ("file-key", "file-secret", "us-east-1")
-    credentials, region = find_settings(environ=dict(keys, AWS_PROFILE="west", AWS_SESSION_TOKEN="t"))
-    assert (credentials.accessKeyId, credentials.sessionToken, region) == ("env-key", "t", "eu-west-1")
-    credentials, region = find_settings("east", environ=keys)  # an explicit profile: files only
-    assert (credentials.accessKeyId, credentials.sessionToken) == ("east-key", "tok")
-    assert find_settings("west", environ={})[0].accessKeyId == "west-key"  # keys in the config file
-    assert find_settings("west", "ap-south-1", {"AWS_REGION": "x"})[1] == "ap-south-1"
-    assert find_settings(environ={"AWS_REGION": "r1", "AWS_DEFAULT_REGION": "r2"})[1] == "r1"
-    assert find_settings(environ={"AWS_DEFAULT_REGION": "r2"})[1] == "r2"
-    other = tmp_path / "elsewhere"
-    other.write_text("[default]\naws_access_key_id = moved\naws_secret_access_key = s\n")
-    assert find_settings(environ={"AWS_SHARED_CREDENTIALS_FILE": str(other)})[0].accessKeyId == "moved"
-    other_config = tmp_path / "other-config"
-    other_config.write_text("[profile default]\nregion = sa-east-1\n")
-    assert find_settings(environ={"AWS_CONFIG_FILE": str(other_config)})[1] == "sa-east-1"
-    with pytest.raises(SettingsError, match="no AWS region"):
-        find_settings(environ={"AWS_CONFIG_FILE": str(other)})
-    with pytest.raises(SettingsError, match="'nobody' is not in"):
-        find_settings("nobody", environ={})
-    with pytest.raises(SettingsError, match="no AWS credentials"):
-        find_settings(environ={"AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"), "AWS_CONFIG_FILE": str(tmp_path / "none")})
-    assert "file-secret" not in repr(find_settings(environ={}))
 
 
 def test_command_uses_profile_files_and_environment(env, moto_server):

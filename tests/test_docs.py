@@ -7,13 +7,13 @@ import subprocess
 import sys
 
 import pytest
-from conftest import boto_kinesis, wait_for
+from conftest import aws_free_environ, boto_kinesis, wait_for
 
 from awskinesisstreams import AWSKinesisStreams
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOCS = os.path.join(TOP, "docs")
-NO_AWS = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+NO_AWS = aws_free_environ()
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.M | re.S)
 
 # What each page's examples print, given three records written to my-stream first.
@@ -25,6 +25,7 @@ PRINTS = {
     "worker.md": ["shardId-000000000000 doc-0 {'n': 0}"],
     "faults.md": ["{'n': 0}", "0 failed"],
     "fan-out.md": ["{'n': 0}"],
+    "credentials.md": ["written: ", "['shardId-000000000000', 'shardId-000000000001']"],
 }
 
 
@@ -56,7 +57,9 @@ def test_a_guides_examples_run(page, request, tmp_path):
         error, failed, _ = writer.putRecords(records).result(timeout=30)
         assert error is None and failed == 0
         writer.close()
-        env = dict(NO_AWS, AWS_ENDPOINT_URL_KINESIS=server.endpoint)
+        # as the `export` line of `kinesis-streams local` sets it
+        env = dict(NO_AWS, AWS_ENDPOINT_URL_KINESIS=server.endpoint, AWS_ACCESS_KEY_ID="testing",
+                   AWS_SECRET_ACCESS_KEY="testing", AWS_REGION="us-east-1")
         done = subprocess.run([sys.executable, "-c", script(page)], cwd=tmp_path, env=env,
                               capture_output=True, text=True, timeout=90)
         assert done.returncode == 0, done.stdout + done.stderr

@@ -11,10 +11,10 @@ import time
 import uuid
 
 import pytest
-from conftest import boto_kinesis, new_stream
+from conftest import aws_free_environ, boto_kinesis, new_stream
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "Examples")
-NO_AWS = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+NO_AWS = aws_free_environ()
 
 
 def example(name, *args):

@@ -12,7 +12,8 @@ from hypothesis import given, settings, strategies as st
 from awskinesisstreams import AWS_KINESIS_STREAMS_ERROR, AWSKinesisStreams
 from awskinesisstreams.error import Error
 from awskinesisstreams.wire.received_records import _json_value
-from awskinesisstreams.transport.signed_request import READ_CHUNK, AwsJsonClient, Credentials
+from awskinesisstreams.transport.signed_request import READ_CHUNK, AwsJsonClient
+from awskinesisstreams.transport.sigv4 import Keys
 
 ANSWER = b'{"SequenceNumber":"1","ShardId":"shardId-000000000000"}'
 
@@ -59,13 +60,13 @@ class Recorder:
 def test_the_request_bytes_are_those_a_requests_session_sends():
     recorder = Recorder()
     client = AwsJsonClient(
-        recorder.endpoint, "us-east-1", "kinesis", "Kinesis_20131202", "1.1", Credentials("AK", "SK", "TOKEN")
+        recorder.endpoint, "us-east-1", "kinesis", "Kinesis_20131202", "1.1", Keys("AK", "SK", "TOKEN")
     )
     client._signer._now = lambda: "20260102T030405Z"
     body = '{"Data":"YWJj","PartitionKey":"k\\u00e9","StreamName":"s"}'.encode("ascii")
     assert client.call("PutRecord", body) == json.loads(ANSWER)
     headers = client._signer.sign(
-        client._host, {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "Kinesis_20131202.PutRecord"}, body
+        Keys("AK", "SK", "TOKEN"), client._host, {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "Kinesis_20131202.PutRecord"}, body
     )
     with requests.Session() as session:
         session.trust_env = False
@@ -76,7 +77,7 @@ def test_the_request_bytes_are_those_a_requests_session_sends():
 
 
 def _client(endpoint: str) -> AwsJsonClient:
-    return AwsJsonClient(endpoint, "us-east-1", "kinesis", "Kinesis_20131202", "1.1", Credentials("AK", "SK"))
+    return AwsJsonClient(endpoint, "us-east-1", "kinesis", "Kinesis_20131202", "1.1", Keys("AK", "SK"))
 
 
 def test_an_answer_of_several_read_chunks_arrives_whole():

@@ -8,7 +8,8 @@ from awskinesisstreams.enums import AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE as I
 from awskinesisstreams.wire.kinesis import JSON_VERSION, TARGET_PREFIX, Kinesis, stream_admin
 from awskinesisstreams.loop import LOOP
 from awskinesisstreams.record import Record
-from awskinesisstreams.transport.signed_request import AwsJsonClient, Credentials, Timeout
+from awskinesisstreams.transport.signed_request import AwsJsonClient, Timeout
+from awskinesisstreams.transport.sigv4 import Keys
 from awskinesisstreams.transport.retry import Retry
 from awskinesisstreams.reading.source import PollingSource
 from conftest import new_stream, producer, wait_for
@@ -19,7 +20,7 @@ SHARD = "shardId-000000000000"
 
 def kinesis_at(server, stream, endpoint=None):
     """The mapping layer on `endpoint` (a proxy, say), without client-level retries: the source's own are tested."""
-    credentials = Credentials(server.accessKeyId, server.secretAccessKey)
+    credentials = Keys(server.accessKeyId, server.secretAccessKey)
     client = AwsJsonClient(
         endpoint or server.endpoint, server.region, "kinesis", TARGET_PREFIX, JSON_VERSION, credentials, Timeout(), Retry(0)
     )

@@ -15,7 +15,7 @@ from botocore.credentials import Credentials as BotoCredentials
 from awskinesisstreams import AWS_KINESIS_STREAMS_ERROR, AWSKinesisStreams
 from awskinesisstreams.transport import sigv4 as sigv4_module
 from awskinesisstreams.local import LocalKinesis
-from awskinesisstreams.transport.sigv4 import Credentials, SigV4Signer
+from awskinesisstreams.transport.sigv4 import Keys, SigV4Signer
 
 AMZ_DATE = "20240229T235959Z"
 BODY = b'{"Data":"ImEi","PartitionKey":"k","StreamName":"s"}'
@@ -40,9 +40,9 @@ def botocore_headers(url, token):
     ],
 )
 def test_authorization_equals_botocore(token, url, host):
-    ours = SigV4Signer(
-        Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", token), "eu-west-1", "kinesis"
-    ).sign(host, HEADERS, BODY, AMZ_DATE, path=urlsplit(url).path)
+    ours = SigV4Signer("eu-west-1", "kinesis").sign(
+        Keys("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", token), host, HEADERS, BODY, AMZ_DATE, path=urlsplit(url).path
+    )
     theirs = botocore_headers(url, token)
     assert ours["Authorization"] == theirs["Authorization"]
     assert ours["X-Amz-Date"] == theirs["X-Amz-Date"] == AMZ_DATE
@@ -60,11 +60,12 @@ def test_signing_key_is_derived_once_per_day():
             derivations.append(message)
         return original_new(key, message, digest)
 
-    signer = SigV4Signer(Credentials("id", "secret"), "us-east-1", "kinesis")
+    signer = SigV4Signer("us-east-1", "kinesis")
+    keys = Keys("id", "secret")
     with mock.patch.object(sigv4_module.hmac, "new", side_effect=counting_new):
-        first = [signer.sign("h", HEADERS, BODY, "20240101T0000%02dZ" % s)["Authorization"] for s in range(50)]
-        next_day = signer.sign("h", HEADERS, BODY, "20240102T000000Z")["Authorization"]
-        signer.sign("h", HEADERS, BODY, "20240102T120000Z")
+        first = [signer.sign(keys, "h", HEADERS, BODY, "20240101T0000%02dZ" % s)["Authorization"] for s in range(50)]
+        next_day = signer.sign(keys, "h", HEADERS, BODY, "20240102T000000Z")["Authorization"]
+        signer.sign(keys, "h", HEADERS, BODY, "20240102T120000Z")
     assert derivations == [b"20240101", b"20240102"]
     assert len(set(first)) == 50 and "20240102/us-east-1/kinesis" in next_day
 

@@ -50,6 +50,6 @@ def test_every_request_has_connect_and_read_timeouts():
 
 def test_repr_shows_no_secret():
     producer = AWSKinesisStreams.Producer("us-east-1", "id", "very-secret", "s", sessionToken="token-secret")
-    text = repr(producer) + repr(producer._kinesis.client._signer._credentials)
+    text = repr(producer) + repr(producer._kinesis.client._credentials)
     assert "very-secret" not in text and "token-secret" not in text
     assert "https://kinesis.us-east-1.amazonaws.com" in repr(producer)

@@ -240,9 +240,11 @@ class Accumulator:
             self._map = None
 
     def needs_map(self) -> bool:
-        """The map is unknown and every batch taken is back: time to list the shards."""
+        """The map is unknown, records wait for it, and every batch taken is back: time to list the shards."""
         with self._lock:
-            return self._map is None and not self._in_flight
+            if self._map is not None or self._in_flight:
+                return False
+            return bool(self._unrouted) or any(queue.oldest() < INFINITY for queue in self._queues)
 
     def mapped(self, shard_map: ShardMap) -> None:
         """A new shard map: every buffered record is routed on it again, in the order given."""

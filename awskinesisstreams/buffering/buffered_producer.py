@@ -77,6 +77,7 @@ class BufferedProducer(AWSKinesisStreams):
         rateLimit: float = 1.0,
         maxAggregateBytes: int = 256 * 1024,
         timeout: Optional[Timeout] = None,
+        credentials: Any = None,
     ) -> None:
         if timeout is None and isinstance(recordTtl, (int, float)) and not isinstance(recordTtl, bool) and recordTtl > 0:
             # a request that hangs must not hold its records much past their time to live
@@ -84,7 +85,7 @@ class BufferedProducer(AWSKinesisStreams):
         # retries=0: the sender retries failed records itself, per shard and within recordTtl
         super().__init__(
             region, accessKeyId, secretAccessKey, streamName, endpoint=endpoint, sessionToken=sessionToken,
-            timeout=timeout, retries=0,
+            timeout=timeout, retries=0, credentials=credentials,
         )
         self._accumulator: Optional[Accumulator] = None
         wrong: List[str] = []

@@ -19,7 +19,6 @@ from typing import Any, Dict, List, NoReturn, Optional, Sequence, Tuple
 from .. import __version__
 from . import consumers as consumers_command, pull as pull_command, put as put_command
 from .target import Target, UsageError, positive, table, when
-from ..transport.credentials import SettingsError
 from ..leases.dynamodb import DynamoDBLeaseStore
 from ..enums import AWS_KINESIS_STREAMS_ERROR
 from ..error import Error
@@ -106,10 +105,7 @@ def _lease_store(args: argparse.Namespace, target: Target) -> Tuple[LeaseStore, 
     endpoint = args.dynamodb_endpoint
     if endpoint and not endpoint.startswith(("http://", "https://")):
         raise UsageError("--dynamodb-endpoint must be an http:// or https:// URL, got %r" % endpoint)
-    c = target.credentials
-    store = DynamoDBLeaseStore(
-        args.dynamodb, target.region, c.accessKeyId, c.secretAccessKey, endpoint=endpoint, sessionToken=c.sessionToken
-    )
+    store = DynamoDBLeaseStore(args.dynamodb, target.region, None, None, endpoint=endpoint, credentials=target.credentials)
     return store, "DynamoDB table %s" % args.dynamodb
 
 
@@ -271,10 +267,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     prefix = "%s %s: " % (PROG, args.command)
     try:
         return int(args.run(args))
-    except (UsageError, SettingsError) as exc:
+    except UsageError as exc:
         print(prefix + str(exc), file=sys.stderr)
         return 2
     except Error as error:
+        if error.type is AWS_KINESIS_STREAMS_ERROR.LIBRARY_ERROR:  # a setting of the user's (no credentials, say)
+            print(prefix + error.details, file=sys.stderr)
+            return 2
         if error.awsErrorType == "ResourceNotFoundException":
             print(prefix + "stream %r not found (%s)" % (args.stream, error.details), file=sys.stderr)
             return 2

@@ -1,16 +1,18 @@
-"""What a command-line command talks to: one stream, on one endpoint, with credentials found as the AWS CLI finds them."""
+"""What a command-line command talks to: one stream, on one endpoint, with credentials found as the AWS SDKs find them."""
 
 import argparse
 import datetime
+import os
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, TypeVar
 
 from ..buffering.buffered_producer import BufferedProducer
-from ..transport.credentials import find_settings
+from ..transport.credentials import Credentials
+from ..transport.providers.profiles import profile_region, shared_files
 from ..error import Error
 from ..wire.kinesis import JSON_VERSION, TARGET_PREFIX, Kinesis, stream_admin
 from ..producer import Producer
-from ..transport.signed_request import AwsJsonClient, Credentials, Timeout, resolve_endpoint
+from ..transport.signed_request import AwsJsonClient, Timeout, resolve_endpoint
 
 T = TypeVar("T")
 
@@ -57,7 +59,16 @@ class Target:
         """From --endpoint/--region/--profile, the environment and the shared AWS files."""
         if args.endpoint and not args.endpoint.startswith(("http://", "https://")):
             raise UsageError("--endpoint must be an http:// or https:// URL, got %r" % args.endpoint)
-        credentials, region = find_settings(args.profile, args.region)
+        credentials = Credentials.default(args.profile)
+        credentials.keys()  # found now: none is a LIBRARY_ERROR, said in one line with exit status 2
+        region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        try:
+            region = region or profile_region(args.profile)
+        except Error as error:
+            raise UsageError(error.details) from None
+        if not region:
+            raise UsageError("no AWS region found: give --region, set AWS_REGION, or set region for profile %r in %s"
+                             % (args.profile or os.environ.get("AWS_PROFILE") or "default", shared_files()[1]))
         return cls(args.stream, region, credentials, resolve_endpoint("kinesis", region, args.endpoint))
 
     def client(self) -> AwsJsonClient:
@@ -84,17 +95,15 @@ class Target:
             raise UsageError("stream %r does not exist %s" % (self.stream, where)) from None
 
     def _keys(self) -> Dict[str, Any]:
-        return {"endpoint": self.endpoint, "sessionToken": self.credentials.sessionToken}
+        return {"endpoint": self.endpoint, "credentials": self.credentials}
 
     def kinesis(self) -> Kinesis:
         """The mapping layer for this stream, as `kinesis-streams pull` reads it."""
         return Kinesis(self.client(), self.stream)
 
     def producer(self) -> Producer:
-        c = self.credentials
-        return Producer(self.region, c.accessKeyId, c.secretAccessKey, self.stream, **self._keys())
+        return Producer(self.region, None, None, self.stream, **self._keys())
 
     def buffered_producer(self) -> BufferedProducer:
         """A BufferedProducer with its defaults: aggregated, in key order, retried within 30 s."""
-        c = self.credentials
-        return BufferedProducer(self.region, c.accessKeyId, c.secretAccessKey, self.stream, **self._keys())
+        return BufferedProducer(self.region, None, None, self.stream, **self._keys())

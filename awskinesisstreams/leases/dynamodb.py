@@ -13,7 +13,8 @@ from typing import Any, Dict, List, Optional
 
 from ..error import Error, library_error
 from .store import KEEP, Lease, LeaseStore, scope_of
-from ..transport.signed_request import AwsJsonClient, Credentials, Timeout
+from ..transport.credentials import signing_source
+from ..transport.signed_request import AwsJsonClient, Timeout
 
 TARGET_PREFIX = "DynamoDB_20120810"
 JSON_VERSION = "1.0"
@@ -102,20 +103,22 @@ class DynamoDBLeaseStore(LeaseStore):
         sessionToken: Optional[str] = None,
         timeout: Optional[Timeout] = None,
         ready_timeout: float = 120.0,
+        credentials: Any = None,
     ) -> None:
-        given = {"table": table, "region": region, "accessKeyId": accessKeyId, "secretAccessKey": secretAccessKey}
+        given = {"table": table, "region": region}
         wrong = [name for name, value in given.items() if not isinstance(value, str) or not value]
+        source, wrong_source = signing_source(accessKeyId, secretAccessKey, sessionToken, credentials)
         # as everywhere in the library, a wrong argument fails each later call, not the constructor
         self._init_error: Optional[Error] = None
         self._client: Optional[AwsJsonClient] = None
         self.table = table
         self._ready_timeout = ready_timeout
         try:
-            if wrong:
-                raise library_error("%s must be non-empty strings" % ", ".join(wrong))
-            credentials = Credentials(accessKeyId, secretAccessKey, sessionToken)
+            if wrong or wrong_source:
+                said = ["%s must be non-empty strings" % ", ".join(wrong)] if wrong else []
+                raise library_error("; ".join(said + wrong_source))
             self._client = AwsJsonClient.for_service(
-                "dynamodb", TARGET_PREFIX, JSON_VERSION, region, credentials, endpoint, timeout
+                "dynamodb", TARGET_PREFIX, JSON_VERSION, region, source, endpoint, timeout
             )
         except Error as error:
             self._init_error = library_error("DynamoDBLeaseStore wrongly initialized: %s" % error.details)

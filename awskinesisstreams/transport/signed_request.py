@@ -13,7 +13,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, Iterator, Optional, Tuple, TypeVar
+from typing import Any, Callable, Dict, Iterable, Iterator, Optional, Protocol, Tuple, TypeVar
 from urllib.parse import urlsplit
 
 import requests
@@ -23,10 +23,22 @@ from urllib3.exceptions import ReadTimeoutError
 from ..enums import AWS_KINESIS_STREAMS_ERROR
 from ..error import Error, library_error
 from .retry import Attempts, Retry
-from .sigv4 import Credentials, SigV4Signer, check_settings
+from .sigv4 import Keys, SigV4Signer, check_settings
 
 logger = logging.getLogger("awskinesisstreams")
 T = TypeVar("T")
+
+# Answers that mean the keys signed with have expired: refresh them and send once more, besides retries.
+EXPIRED_TOKEN = frozenset({"ExpiredTokenException", "ExpiredToken", "RequestExpired"})
+
+
+class KeySource(Protocol):
+    """What a client signs with: fixed Keys, or a Credentials that refreshes them."""
+
+    def keys(self) -> Keys: ...
+
+    def invalidate(self, keys: Keys) -> bool: ...
+
 
 # `Response.content` reads 10 KiB at a time; a GetRecords answer runs to megabytes, so read it in
 # larger pieces (through the same iter_content, with the same errors).
@@ -67,7 +79,7 @@ def resolve_endpoint(service: str, region: str, endpoint: Optional[str]) -> str:
     return chosen.rstrip("/")
 
 
-def _canonical_host(url: str) -> str:
+def canonical_host(url: str) -> str:
     """The Host header value: the URL's host, with the port unless it is the scheme's default."""
     parts = urlsplit(url)
     host = parts.hostname or ""
@@ -97,16 +109,17 @@ class AwsJsonClient:
         service: str,
         target_prefix: str,
         json_version: str,
-        credentials: Credentials,
+        credentials: KeySource,
         timeout: Timeout = Timeout(),
         retry: Retry = Retry(),
     ) -> None:
-        check_settings(endpoint, region, credentials)
+        check_settings(endpoint, region)
+        self._credentials = credentials
         self.endpoint = endpoint
         self.retry = retry
         self._url = endpoint + "/"
         try:
-            self._host = _canonical_host(endpoint)
+            self._host = canonical_host(endpoint)
             self._path = urlsplit(self._url).path  # "/", or a proxy's path prefix plus "/"
             self._prepared_url = requests.Request("POST", self._url).prepare().url
             self._proxies = requests.utils.get_environ_proxies(self._url)
@@ -114,7 +127,7 @@ class AwsJsonClient:
             raise library_error("endpoint %r is not a usable URL: %s" % (endpoint, exc)) from None
         self._target_prefix = target_prefix
         self._content_type = "application/x-amz-json-" + json_version
-        self._signer = SigV4Signer(credentials, region, service)
+        self._signer = SigV4Signer(region, service)
         self._timeout = (timeout.connect, timeout.read)
         self._verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
         self._default_headers = list(requests.utils.default_headers().items())
@@ -127,7 +140,7 @@ class AwsJsonClient:
         target_prefix: str,
         json_version: str,
         region: str,
-        credentials: Credentials,
+        credentials: KeySource,
         endpoint: Optional[str] = None,
         timeout: Optional[Timeout] = None,
         retry: Retry = Retry(),
@@ -186,6 +199,7 @@ class AwsJsonClient:
     def _retrying(self, action: str, attempt: Callable[[], T], attempts: Optional[Attempts]) -> T:
         """`attempt()` until it succeeds or the retry policy gives up; requests' exceptions become REQUEST_FAILED."""
         attempts = attempts or self.retry.start()
+        renewed = False
         while True:
             try:
                 return attempt()
@@ -198,6 +212,10 @@ class AwsJsonClient:
                 if isinstance(exc, requests.exceptions.SSLError) or not attempts.wait(action, error):
                     raise error from None
             except Error as error:
+                if not renewed and error.awsErrorType in EXPIRED_TOKEN and self._credentials.invalidate(self._local.keys):
+                    renewed = True  # new keys, and this request once more, besides the retries
+                    logger.debug("%s: %s, sending again with new credentials", action, error.awsErrorType)
+                    continue
                 if not attempts.again(action, error):
                     raise
 
@@ -230,8 +248,13 @@ class AwsJsonClient:
         return answer
 
     def _send(self, action: str, body: bytes, stream: bool = False) -> requests.Response:
-        """Sign and POST `body`; with `stream`, the answer's body is left to be read (requests' exceptions pass through)."""
+        """Sign and POST `body`; with `stream`, the answer's body is left to be read (requests' exceptions pass through).
+
+        Signed right before it is sent, with the keys the source holds now: a retry is signed anew.
+        """
+        keys = self._local.keys = self._credentials.keys()
         headers = self._signer.sign(
+            keys,
             self._host,
             {"Content-Type": self._content_type, "X-Amz-Target": self._target_prefix + "." + action},
             body,

@@ -64,6 +64,7 @@ class Worker(AWSKinesisStreams):
         endpoint: Optional[str] = None,
         sessionToken: Optional[str] = None,
         timeout: Optional[Timeout] = None,
+        credentials: Any = None,
         **keywords: Any,
     ) -> None:
         # retries=0: each shard reader backs off and retries on its own pace (at most 5 GetRecords
@@ -77,6 +78,7 @@ class Worker(AWSKinesisStreams):
             sessionToken=sessionToken,
             timeout=timeout,
             retries=0,
+            credentials=credentials,
         )
         given = dict(options or {}, **keywords) if isinstance(options, (dict, type(None))) else {}
         self._callbacks = {name: given.pop(name, None) for name in CALLBACKS}
