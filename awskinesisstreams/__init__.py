@@ -19,6 +19,8 @@ from .enums import (
 from .error import Error
 from .leases.store import SQLiteLeaseStore
 from .loop import imp, server
+from .metrics.cloudwatch import CloudWatchMetrics
+from .metrics.prometheus import serve_metrics
 from .producer import Producer
 from .put_record_result import PutRecordResult
 from .record import Record
@@ -39,6 +41,8 @@ AWSKinesisStreams.Error = Error  # type: ignore[attr-defined]
 AWSKinesisStreams.PutRecordResult = PutRecordResult  # type: ignore[attr-defined]
 AWSKinesisStreams.Timeout = Timeout  # type: ignore[attr-defined]
 AWSKinesisStreams.Credentials = Credentials  # type: ignore[attr-defined]
+AWSKinesisStreams.CloudWatchMetrics = CloudWatchMetrics  # type: ignore[attr-defined]
+AWSKinesisStreams.serveMetrics = staticmethod(serve_metrics)  # type: ignore[attr-defined]
 AWSKinesisStreams.Retry = Retry  # type: ignore[attr-defined]
 AWSKinesisStreams.Worker = Worker  # type: ignore[attr-defined]
 AWSKinesisStreams.LeaseLost = LeaseLost  # type: ignore[attr-defined]

@@ -6,7 +6,7 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Callable, List
+from typing import Callable, Dict, List, Optional
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -65,9 +65,9 @@ def consumer(server: LocalKinesis, stream: str, **options: object) -> AWSKinesis
     )
 
 
-def run_child(command: List[str], timeout: float = 150) -> str:
+def run_child(command: List[str], timeout: float = 150, env: Optional[Dict[str, str]] = None) -> str:
     """Run a child process and return what it printed; its standard error is passed through on failure."""
-    out = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    out = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
     if out.returncode != 0:
         sys.stderr.write(out.stderr)
         raise RuntimeError("%s exited with status %d" % (" ".join(command[:4]), out.returncode))

@@ -5,6 +5,7 @@
     python bench/run.py --only fanout    # one part: core, aggregation or fanout
     python bench/run.py --profile        # where the producer's and the reader's CPU goes (a full
                                          # run prints it anyway wherever a target is missed)
+    python bench/run.py --against HEAD~1 # this tree's library beside an earlier commit's, in one run
 
 Client CPU is the measured process's own CPU time (all its threads; every server runs in a
 process of its own), so it does not depend on a server's speed. Each client runs in a fresh
@@ -17,6 +18,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from contextlib import ExitStack
@@ -29,6 +31,7 @@ import fanout
 from common import AWSKinesisStreams, LocalKinesis, StubKinesis, run_child
 
 PARTS = ("core", "aggregation", "fanout")
+ARGS = argparse.Namespace(against=None)  # what the report needs of the command line
 PROFILE_LINES = 25
 ROUND_SIDES = ("library", "boto3", "kpl-agg", "fanout")
 
@@ -77,16 +80,33 @@ def progress(what: str) -> None:
     print("[%5.1f s] %s" % (time.perf_counter() - BEGAN, what), file=sys.stderr, flush=True)
 
 
+def against_tree(rev: str) -> str:
+    """A checkout of the library at commit `rev` (a git worktree under bench/, made once), for --against."""
+    top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    commit = subprocess.run(["git", "rev-parse", "--short", rev], cwd=top, capture_output=True, text=True, check=True).stdout.strip()
+    tree = os.path.join(top, "bench", ".against-" + commit)
+    if not os.path.isdir(tree):
+        subprocess.run(["git", "worktree", "add", "--detach", tree, commit], cwd=top, capture_output=True, check=True)
+    return tree
+
+
 def child(kind: str, args: argparse.Namespace, ports: Dict[str, int], round_number: int = 0) -> Dict:
-    """Run this script as a `kind` child in a fresh process and return the JSON it prints."""
-    progress("%s%s" % (kind, " (round %d)" % (round_number + 1) if kind in ROUND_SIDES else ""))
+    """Run this script as a `kind` child in a fresh process and return the JSON it prints.
+
+    The side "against" is the library side run with the --against commit's package first on the path.
+    """
+    progress("%s%s" % (kind, " (round %d)" % (round_number + 1) if kind in ROUND_SIDES + ("against",) else ""))
+    env = None
+    if kind == "against":
+        env = dict(os.environ, PYTHONPATH=against_tree(args.against))
+        kind = "library"
     command = [sys.executable, os.path.abspath(__file__), "--child", kind, "--ports", json.dumps(ports),
                "--round", str(round_number), "--only", *args.parts]
     if args.quick:
         command.append("--quick")
     if args.memory_records:
         command += ["--memory-records", str(args.memory_records)]
-    return json.loads(run_child(command, timeout=600))
+    return json.loads(run_child(command, timeout=600, env=env))
 
 
 def run_rounds(args: argparse.Namespace, ports: Dict[str, int], stub: Optional[LocalKinesis]) -> Tuple[Dict, List[str]]:
@@ -101,6 +121,8 @@ def run_rounds(args: argparse.Namespace, ports: Dict[str, int], stub: Optional[L
             notes.append("aiokpl is left out: its environment could not be made (%s)" % why)
     if "fanout" in args.parts:
         sides.append("fanout")
+    if args.against and sides[:1] == ["library"]:
+        sides.insert(1, "against")
     rounds: List[Dict[str, Dict[str, float]]] = []
     for round_number in range(args.repeats):
         figures = {side: child(side, args, ports, round_number) for side in sides}
@@ -127,12 +149,14 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="print where the producer's and the reader's CPU goes")
     parser.add_argument("--memory-records", type=int, default=None, help="records in the memory run (1,000,000)")
     parser.add_argument("--repeats", type=int, default=None, help="rounds (default 5, --quick 3)")
+    parser.add_argument("--against", metavar="REV", help="also measure the library as it was at commit REV (a git worktree)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--ports", default="{}", help=argparse.SUPPRESS)
     parser.add_argument("--round", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.parts = list(PARTS) if "all" in args.only else [part for part in PARTS if part in args.only]
     args.repeats = args.repeats or (3 if args.quick else 5)
+    ARGS.against = args.against
     if args.child:
         print(json.dumps(child_figures(args)))
         return
@@ -253,6 +277,12 @@ def print_aggregation(medians: Dict, extra: Dict, put_records: int) -> None:
         ["boto3 get_records + aws-kinesis-agg deaggregate", _num(peer * 1e6, "us"), "%.1fx" % (peer / reader)],
     ]
     print(markdown(["client", "client CPU per user record", "against awskinesisstreams"], table))
+    if "against" in medians:
+        before = medians["against"]
+        print("\nthis tree against %s, in this run: producer %.3f us per user record (was %.3f: %+.3f us), "
+              "deaggregating reader %.3f us (was %.3f: %+.3f us)" % (
+                  ARGS.against, ours * 1e6, before["agg_put"] * 1e6, (ours - before["agg_put"]) * 1e6,
+                  reader * 1e6, before["agg_read"] * 1e6, (reader - before["agg_read"]) * 1e6))
     targets = producer_targets(medians) + [reader_target(medians)]
     print("\ntargets:")
     for line, met in targets:

@@ -12,7 +12,7 @@ from proxy import Proxy
 from test_cli import assert_user_error, env, run  # noqa: F401  (env is a fixture)
 
 from awskinesisstreams import AWSKinesisStreams
-from awskinesisstreams.cli.main import lease_rows
+from awskinesisstreams.cli.leases import lease_rows
 from awskinesisstreams.leases.store import Lease, SQLiteLeaseStore
 
 LAG = 4242  # what the proxy makes every GetRecords answer report
@@ -141,3 +141,30 @@ def test_a_checkpoint_inside_an_aggregate_shows_its_sub_sequence():
     rows = lease_rows(shards, [whole, inside])
     assert [row["checkpoint"] for row in rows] == ["49590/4", "SHARD_END"]
     assert (rows[1]["parents"], rows[1]["owner"], rows[1]["counter"]) == ([parent], None, 1)
+
+
+def test_leases_watch_redraws_with_the_largest_lag_on_top_until_interrupted(env, moto_server, tmp_path):
+    import shutil
+    import signal
+    import subprocess
+    import time
+
+    stream, app = new_stream(moto_server, 2), "watch-" + uuid.uuid4().hex[:6]
+    path = str(tmp_path / "leases.sqlite3")
+    store = SQLiteLeaseStore(path)
+    store.prepare()
+    for shard, lag in (("shardId-000000000000", 120), ("shardId-000000000001", 9000)):
+        store.create(Lease(app, stream, shard, checkpoint="TRIM_HORIZON"))
+        taken = store.take(store.get(app, stream, shard), "w-1")
+        store.renew(taken, lag)
+    command = [shutil.which("kinesis-streams", path=env["PATH"]), "leases", stream, "--app", app, "--sqlite", path, "--watch", "0.2"]
+    watching = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(2.5)
+    watching.send_signal(signal.SIGINT)
+    out, err = watching.communicate(timeout=20)
+    tops = [line for line in out.splitlines() if "largest millisBehindLatest" in line]
+    assert watching.returncode == 130 and "interrupted" in err
+    assert len(tops) >= 3 and all("largest millisBehindLatest 9000" in line for line in tops)
+    assert out.count("shardId-000000000001") == len(tops)
+    bad = run(env, "leases", stream, "--app", app, "--sqlite", path, "--watch", "never")
+    assert_user_error(bad, "'never' is not a number of seconds")

@@ -25,6 +25,7 @@ PRINTS = {
     "worker.md": ["shardId-000000000000 doc-0 {'n': 0}"],
     "faults.md": ["{'n': 0}", "0 failed"],
     "fan-out.md": ["{'n': 0}"],
+    "monitoring.md": ['awskinesisstreams_producer_user_records_total{stream="my-stream",outcome="ok"} 100'],
     "credentials.md": ["written: ", "['shardId-000000000000', 'shardId-000000000001']"],
 }
 

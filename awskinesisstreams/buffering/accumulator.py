@@ -19,6 +19,7 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Set, Tu
 
 from ..error import Error, library_error
 from ..loop import LOOP
+from ..metrics.figures import ProducerMeter
 from .lazy_future import LazyFuture
 from .outcomes import Epoch, Flush, Tally, Written, answer, buffer_full, deliver, expired
 from .shard_map import ShardMap
@@ -49,6 +50,7 @@ class Accumulator:
         max_buffered_bytes: int,
         rate_limit: float,
         wake: Callable[[], None],
+        meter: ProducerMeter,
     ) -> None:
         self._aggregate_bytes = aggregate_bytes
         self._max_time = max_buffered_time
@@ -57,6 +59,7 @@ class Accumulator:
         self._overhead = AGGREGATED_OVERHEAD if aggregate_bytes else PLAIN_OVERHEAD
         self._rate_limit = rate_limit
         self._wake = wake
+        self._meter = meter
         self._lock = threading.Lock()
         self._room = threading.Condition(self._lock)  # notified whenever records are answered (room, or idle)
         self._map: Optional[ShardMap] = None  # None: unknown, being (re)built
@@ -305,12 +308,30 @@ class Accumulator:
             self._due = when
             return when
 
+    def _count(self, written: Written, given_up: GivenUp) -> None:
+        """Outcomes in the meter: per Kinesis record, each user record timed from the oldest it went with."""
+        meter, now = self._meter, _now()
+        ok = 0
+        for unit, _ in written:
+            count = len(unit.entries)
+            ok += count
+            meter.seconds.observe(now - unit.oldest, count)
+        for entry, _ in given_up:
+            meter.seconds.observe(now - entry.given)
+        meter.ok += ok
+        meter.failed += len(given_up)
+        if ok:
+            meter.ok_stat.observe(ok)
+        if given_up:
+            meter.failed_stat.observe(len(given_up))
+
     def answer(self, written: Written, given_up: GivenUp) -> None:
         """Run the callbacks of records written and given up, resolve their futures, then free their
         room and answer the flushes that were waiting for them (loop thread)."""
         if not written and not given_up:
             return
         done = deliver(written, given_up, self._tally)
+        self._count(written, given_up)
         finished: List[Flush] = []
         with self._lock:
             freed = 0

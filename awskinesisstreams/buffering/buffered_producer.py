@@ -11,6 +11,7 @@ from ..put_record_result import PutRecordResult
 from ..record import MAX_RECORD_BYTES, Record, _describe, is_finite_number
 from ..streams import AWSKinesisStreams, Outcome, close_seconds
 from ..transport.signed_request import Timeout
+from ..metrics.figures import ProducerMeter, register
 from .accumulator import Accumulator
 from .lazy_future import LazyFuture
 from .outcomes import answer
@@ -104,7 +105,9 @@ class BufferedProducer(AWSKinesisStreams):
         if self._init_error is not None:
             return
         assert self._kinesis is not None
-        self._sender = Sender(self._kinesis)
+        accumulator: List[Accumulator] = []  # the meter's gauges read it once it is made
+        self._meter = ProducerMeter(streamName, lambda: accumulator[0].outstanding, lambda: accumulator[0].buffered)
+        self._sender = Sender(self._kinesis, self._meter)
         self._accumulator = Accumulator(
             maxAggregateBytes if aggregate else None,
             float(maxBufferedTime),
@@ -112,8 +115,11 @@ class BufferedProducer(AWSKinesisStreams):
             maxBufferedBytes,
             float(rateLimit),
             wake=self._sender.wake,
+            meter=self._meter,
         )
+        accumulator.append(self._accumulator)
         self._sender.serve(self._accumulator)
+        register(self._meter)
 
     @property
     def outstandingRecords(self) -> int:

@@ -14,6 +14,7 @@ from typing import Any, Callable, List, Optional, Tuple
 from ..enums import AWS_KINESIS_STREAMS_ERROR
 from ..error import Error, internal_error
 from ..loop import LOOP, Timer
+from ..metrics.figures import ProducerMeter
 from ..transport.retry import Retry, is_retryable
 from ..wire.kinesis import Kinesis
 from .accumulator import Accumulator, Batch, GivenUp
@@ -45,8 +46,9 @@ def _retried(error: Error) -> bool:
 class Sender:
     """Sends one stream's ready batches and lists its shards (see the module's docstring)."""
 
-    def __init__(self, kinesis: Kinesis) -> None:
+    def __init__(self, kinesis: Kinesis, meter: ProducerMeter) -> None:
         self._kinesis = kinesis
+        self._meter = meter
         self._accumulator: Optional[Accumulator] = None
         self._listing = False
         self._list_failures = 0
@@ -109,6 +111,12 @@ class Sender:
         else:
             given_up = [(entry, error) for unit in units for entry in unit.entries]
         given_up += accumulator.returned(batch, failed, error, PAUSES.delay, now)
+        meter = self._meter
+        meter.kinesis_records += len(written)
+        meter.kinesis_stat.observe(len(written))
+        if failed:
+            meter.retries += len(failed)
+            meter.retries_stat.observe(len(failed))
         if moved:
             logger.debug("a record landed outside shard %s: listing the shards again", queue.shard_id)
             accumulator.unmap()

@@ -17,12 +17,10 @@ import time
 from typing import Any, Dict, List, NoReturn, Optional, Sequence, Tuple
 
 from .. import __version__
-from . import consumers as consumers_command, pull as pull_command, put as put_command
+from . import consumers as consumers_command, leases as leases_command, pull as pull_command, put as put_command
 from .target import Target, UsageError, positive, table, when
-from ..leases.dynamodb import DynamoDBLeaseStore
 from ..enums import AWS_KINESIS_STREAMS_ERROR
 from ..error import Error
-from ..leases.store import Lease, LeaseStore, SQLiteLeaseStore
 from ..local import LocalKinesis, create_stream
 
 PROG = "kinesis-streams"
@@ -82,97 +80,6 @@ def run_ls(args: argparse.Namespace) -> int:
     header = ["SHARD", "PARENTS", "STATE", "HASH KEY RANGE", "SHARE", "STARTING SEQUENCE", "ENDING SEQUENCE"]
     print(table([header] + [_shard_row(shard) for shard in shards]))
     return 0
-
-
-# -- leases -------------------------------------------------------------------------
-
-LEASE_COLUMNS = (
-    ("shardId", "SHARD"),
-    ("owner", "OWNER"),
-    ("counter", "COUNTER"),
-    ("checkpoint", "CHECKPOINT"),
-    ("parents", "PARENTS"),
-    ("millisBehindLatest", "MILLIS BEHIND"),
-)
-
-
-def _lease_store(args: argparse.Namespace, target: Target) -> Tuple[LeaseStore, str]:
-    """The lease store the options name, and where it is in words; a missing SQLite file is not created."""
-    if args.sqlite is not None:
-        if not os.path.isfile(args.sqlite):
-            raise UsageError("lease file %s does not exist" % args.sqlite)
-        return SQLiteLeaseStore(args.sqlite), args.sqlite
-    endpoint = args.dynamodb_endpoint
-    if endpoint and not endpoint.startswith(("http://", "https://")):
-        raise UsageError("--dynamodb-endpoint must be an http:// or https:// URL, got %r" % endpoint)
-    store = DynamoDBLeaseStore(args.dynamodb, target.region, None, None, endpoint=endpoint, credentials=target.credentials)
-    return store, "DynamoDB table %s" % args.dynamodb
-
-
-def _checkpoint(lease: Lease) -> str:
-    """The checkpoint as shown: a sequence number (with `/sub-sequence` inside an aggregate), SHARD_END or a start position."""
-    sub = lease.subSequence
-    return lease.checkpoint if sub is None else "%s/%d" % (lease.checkpoint, sub)
-
-
-def lease_rows(shards: List[Dict[str, Any]], leases: List[Lease]) -> List[Dict[str, Any]]:
-    """One row per listed shard: its lease's owner, counter, checkpoint and reported lag (all None without a lease)."""
-    by_shard = {lease.shardId: lease for lease in leases}
-    rows = []
-    for shard in shards:
-        lease = by_shard.get(shard["ShardId"])
-        rows.append(
-            {
-                "shardId": shard["ShardId"],
-                "owner": lease.owner if lease else None,
-                "counter": lease.counter if lease else None,
-                "checkpoint": _checkpoint(lease) if lease else None,
-                "parents": [shard[key] for key in ("ParentShardId", "AdjacentParentShardId") if shard.get(key)],
-                "millisBehindLatest": lease.millisBehindLatest if lease else None,
-            }
-        )
-    return rows
-
-
-def _cell(value: Any) -> str:
-    if value is None or value == []:
-        return "-"
-    return " + ".join(value) if isinstance(value, list) else str(value)
-
-
-def run_leases(args: argparse.Namespace) -> int:
-    """Every shard of the stream with its lease in an application's lease store, as a table or JSON."""
-    target = Target.from_args(args)
-    store, where = _lease_store(args, target)
-    try:
-        leases = store.list(args.app, args.stream)
-    except sqlite3.Error as exc:
-        raise UsageError("%s is not a lease file (%s)" % (where, exc)) from None
-    except Error as error:
-        if error.awsErrorType == "ResourceNotFoundException" or error.type == AWS_KINESIS_STREAMS_ERROR.LIBRARY_ERROR:
-            raise UsageError("%s: %s" % (where, error.details)) from None
-        raise
-    if not leases:
-        raise UsageError("no leases of application %r on stream %r in %s" % (args.app, args.stream, where))
-    rows = lease_rows(target.shards(), leases)
-    if args.json:
-        print(json.dumps(rows, indent=2))
-    else:
-        header = [title for _, title in LEASE_COLUMNS]
-        print(table([header] + [[_cell(row[key]) for key, _ in LEASE_COLUMNS] for row in rows]))
-    return 0
-
-
-def add_lease_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("stream", metavar="STREAM", help="the stream's name")
-    parser.add_argument("--app", required=True, metavar="NAME", help="the Worker's applicationName")
-    store = parser.add_mutually_exclusive_group(required=True)
-    store.add_argument("--sqlite", metavar="FILE", help="the SQLite lease file the workers share")
-    store.add_argument("--dynamodb", metavar="TABLE", help="the DynamoDB lease table")
-    parser.add_argument(
-        "--dynamodb-endpoint", metavar="URL", help="DynamoDB endpoint (default AWS_ENDPOINT_URL_DYNAMODB, else AWS's)"
-    )
-    parser.add_argument("--json", action="store_true", help="print a JSON list, one object per shard")
 
 
 # -- local --------------------------------------------------------------------------
@@ -240,8 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     put.set_defaults(run=put_command.run)
 
     leases = commands.add_parser("leases", parents=[common], help="show who reads each shard, how far and how far behind")
-    add_lease_arguments(leases)
-    leases.set_defaults(run=run_leases)
+    leases_command.add_arguments(leases)
+    leases.set_defaults(run=leases_command.run)
 
     consumers = commands.add_parser("consumers", parents=[common], help="list, register or deregister enhanced fan-out consumers")
     consumers_command.add_arguments(consumers)

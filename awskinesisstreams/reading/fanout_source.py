@@ -21,6 +21,7 @@ from ..enums import AWS_KINESIS_STREAMS_ERROR, AWS_KINESIS_STREAMS_SHARD_ITERATO
 from ..error import Error, as_error, library_error
 from ..wire.stream_consumers import StreamConsumers, next_options
 from ..loop import LOOP
+from ..wire.received_records import size_of
 from ..record import Record
 from .source import MAX_BACKOFF, Batch, Deliver, Report, ShardSource
 
@@ -186,7 +187,7 @@ class FanOutSource(ShardSource):
         def emit(records: List[Record], millis: int, continuation: Optional[str]) -> bool:
             children = self._children
             last = children is not None and not records and not millis
-            if not self._put(None, Batch(records, millis, last, children if last else None)):
+            if not self._put(None, Batch(records, millis, last, children if last else None, size_of(records))):
                 return False
             if continuation:
                 self._options = next_options(self._options, continuation)

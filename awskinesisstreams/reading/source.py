@@ -16,6 +16,7 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 from ..enums import AWS_KINESIS_STREAMS_ERROR, AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE as ITERATOR
 from ..error import Error, as_error, library_error
 from ..wire.kinesis import MAX_GET_LIMIT, Kinesis
+from ..wire.received_records import size_of
 from ..loop import LOOP, Timer
 from ..record import Record
 
@@ -32,6 +33,7 @@ class Batch(NamedTuple):
     millisBehindLatest: int
     ended: bool  # a closed shard read to its end: these are its last records, no batch follows
     childShardIds: Optional[List[str]]  # once ended: its children if the source learnt them, None if not known
+    bytes: int = 0  # the data the batch's Kinesis records carried
 
 
 Deliver = Callable[[Optional[Error], Optional[Batch]], Any]
@@ -171,7 +173,7 @@ class PollingSource(ShardSource):
             self._after = records[-1].sequenceNumber
         self._caught_up = not records and not self._millis
         ended = self._options is None
-        self._hand_over(None, Batch(records, self._millis, ended, None), ended)
+        self._hand_over(None, Batch(records, self._millis, ended, None, size_of(records)), ended)
 
     def _failed(self, error: Error, retry: Callable[[], Any]) -> None:
         """Back off and try again, or end the source with `error` if it is final."""

@@ -22,6 +22,7 @@ from urllib3.exceptions import ReadTimeoutError
 
 from ..enums import AWS_KINESIS_STREAMS_ERROR
 from ..error import Error, library_error
+from ..metrics.figures import REQUESTS
 from .retry import Attempts, Retry
 from .sigv4 import Keys, SigV4Signer, check_settings
 
@@ -128,6 +129,7 @@ class AwsJsonClient:
         self._target_prefix = target_prefix
         self._content_type = "application/x-amz-json-" + json_version
         self._signer = SigV4Signer(region, service)
+        self._service = service
         self._timeout = (timeout.connect, timeout.read)
         self._verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
         self._default_headers = list(requests.utils.default_headers().items())
@@ -201,9 +203,13 @@ class AwsJsonClient:
         attempts = attempts or self.retry.start()
         renewed = False
         while True:
+            started = time.perf_counter()
             try:
-                return attempt()
+                answer = attempt()
+                REQUESTS.record(self._service, action, "ok", time.perf_counter() - started)
+                return answer
             except requests.RequestException as exc:
+                REQUESTS.record(self._service, action, "network", time.perf_counter() - started)
                 error = Error(
                     AWS_KINESIS_STREAMS_ERROR.REQUEST_FAILED,
                     "%s got no response from %s: %s" % (action, self.endpoint, _reason(exc)),
@@ -212,6 +218,7 @@ class AwsJsonClient:
                 if isinstance(exc, requests.exceptions.SSLError) or not attempts.wait(action, error):
                     raise error from None
             except Error as error:
+                REQUESTS.record(self._service, action, _outcome(error), time.perf_counter() - started)
                 if not renewed and error.awsErrorType in EXPIRED_TOKEN and self._credentials.invalidate(self._local.keys):
                     renewed = True  # new keys, and this request once more, besides the retries
                     logger.debug("%s: %s, sending again with new credentials", action, error.awsErrorType)
@@ -325,6 +332,13 @@ class OpenStream:
             except OSError:
                 pass  # already closed by the other side
         self._response.close()
+
+
+def _outcome(error: Error) -> str:
+    """How a failed request is counted: the AWS error type, else its status, else "network"."""
+    if error.httpStatus is None:
+        return "network"
+    return error.awsErrorType or "HTTP %d" % error.httpStatus
 
 
 def _decode(content: bytes) -> Any:

@@ -27,11 +27,25 @@ def decode_records(
         records = [_received(entry) for entry in answer["Records"]]
     except (KeyError, TypeError, ValueError, binascii.Error):
         raise unexpected_answer(action, "has a malformed record", answer) from None
+    size = sum([len(record.data) for record in records])
     if unpack:
         records = user_records(records)
     if not is_blob:
         _decode_json(records, next_options)
-    return records
+    return Received(records, size)
+
+
+class Received(list):
+    """Records as read, and `size`: the bytes of data their Kinesis records carried (for the metrics)."""
+
+    def __init__(self, records: List[Record], size: int) -> None:
+        super().__init__(records)
+        self.size = size
+
+
+def size_of(records: List[Record]) -> int:
+    """The bytes of data of records as read (0 for a list that did not come from decode_records)."""
+    return getattr(records, "size", 0)
 
 
 def _received(entry: Dict[str, Any]) -> Record:

@@ -14,6 +14,7 @@ from ..enums import AWS_KINESIS_STREAMS_ERROR, AWS_KINESIS_STREAMS_SHARD_ITERATO
 from ..error import Error, as_error, library_error
 from ..leases.store import AT_TIMESTAMP, LATEST, SHARD_END, TRIM_HORIZON, Lease, LeaseStore
 from ..loop import LOOP
+from ..metrics.figures import ShardFigures
 from ..record import Record
 from ..reading.source import EXPIRED, THROTTLED, Batch, Report, ShardSource
 
@@ -38,6 +39,7 @@ class ReaderContext:
     shard_ended: Callable[[], None]  # a shard was read to its end: its children may start
     consumer_gone: Callable[[], None]  # with fanOut, a subscription found no stream consumer
     forget: Callable[["ShardReader"], None]  # the reader has left its shard
+    figures: Callable[[str], ShardFigures]  # a shard's figures in the Worker's meter
 
 
 class LeaseLost(Error):
@@ -97,6 +99,8 @@ class ShardReader:
         self.skip: Optional[Position] = None  # resuming inside an aggregate: its user records up to here are done
         self.millis_behind: Optional[int] = None
         self.progress = self.renewed = time.monotonic()
+        self.figures = context.figures(self.shardId)
+        self.handed = 0.0  # when the batch in processRecords was handed over
 
     # -- the reading cycle (loop thread) --------------------------------------------------
 
@@ -159,6 +163,8 @@ class ShardReader:
             self._continue(batch.ended)
             return
         self.last_sequence = records[-1].sequenceNumber
+        self.figures.batch(len(records), batch.bytes, batch.millisBehindLatest)
+        self.handed = time.perf_counter()
         self._user(self.context.callbacks["processRecords"], records, Checkpointer(self, records, batch.ended))
 
     def _skip_checkpointed(self, records: List[Record]) -> List[Record]:
@@ -175,6 +181,7 @@ class ShardReader:
     def processed(self, error: Any, position: Optional[Position], ended: bool) -> None:
         """What the application's `cb(error, checkpoint)` asked for, on the loop."""
         self._step()
+        self.figures.process.observe(time.perf_counter() - self.handed)
         if self.lost:
             if position:
                 self.context.report(self.shardId, LeaseLost(self.shardId, "checkpoint at %s refused" % position[0]))
@@ -183,9 +190,13 @@ class ShardReader:
             self._give_up("processRecords failed: %s" % (error,))
         elif position:
             sequence, sub = position
-            self._write(lambda lease: self.context.store.checkpoint(lease, sequence, sub), lambda: self._continue(ended))
+            self._write(lambda lease: self.context.store.checkpoint(lease, sequence, sub), lambda: self._checkpointed(ended))
         else:
             self._continue(ended)
+
+    def _checkpointed(self, ended: bool) -> None:
+        self.figures.checkpoints += 1
+        self._continue(ended)
 
     def _continue(self, ended: bool) -> None:
         if self._leaving():
@@ -270,6 +281,7 @@ class ShardReader:
         """The lease is gone (any thread): deliver nothing more, tell the application, stop waiting for the source."""
         if not self.lost:
             self.lost = True
+            self.figures.lost += 1
             self.context.report(self.shardId, LeaseLost(self.shardId, why))
             LOOP.deliver((), self.leave_now)
 
@@ -299,6 +311,7 @@ class ShardReader:
                     return (as_error(exc),)
                 if new is None:
                     self.lost = True
+                    self.figures.lost += 1
                     return (LeaseLost(self.shardId, "the store refused the write (taken by another worker)"),)
                 self.lease = new
                 self.renewed = time.monotonic()

@@ -30,6 +30,7 @@ from ..enums import AWS_KINESIS_STREAMS_SHARD_ITERATOR_TYPE as ITERATOR
 from ..error import Error, as_error, library_error
 from ..leases.store import LATEST, SHARD_END, TRIM_HORIZON, Lease, LeaseStore, SQLiteLeaseStore
 from ..loop import LOOP, Timer
+from ..metrics.figures import WorkerMeter, register
 from ..record import _describe
 from ..transport.signed_request import Timeout
 from .shard_reader import Checkpointer, LeaseLost, ReaderContext, ShardReader
@@ -42,6 +43,12 @@ from .options import CALLBACKS, DEFAULT_STORE, DEFAULTS, PACES, check_options
 __all__ = ["Worker", "LeaseLost", "Checkpointer"]  # the reader's two are importable from here, as before
 
 logger = logging.getLogger("awskinesisstreams")
+
+
+class Stats(Dict[str, Dict[str, Any]]):
+    """What getStats returns: shard id -> its figures, and the application's largest lag as an attribute."""
+
+    applicationMillisBehindLatest: Optional[int] = None
 
 
 class Worker(AWSKinesisStreams):
@@ -110,6 +117,9 @@ class Worker(AWSKinesisStreams):
         self._consumer_gone = threading.Event()  # a subscription found no consumer: register it again
         self._consumers = StreamConsumers(self._kinesis) if self._kinesis is not None else None
         self._closed_shards: Dict[str, List[str]] = {}  # closed shard -> its children, at the last ListShards
+        self._meter = WorkerMeter(self.applicationName, streamName, self.workerId, lambda: len(self._readers))
+        register(self._meter)
+        self._table_lag: Optional[int] = None  # the largest lag stored in the lease table, at the last look
         self._context = ReaderContext(
             workerId=self.workerId,
             callbacks=self._callbacks,
@@ -121,6 +131,7 @@ class Worker(AWSKinesisStreams):
             shard_ended=self._sync_now.set,
             consumer_gone=self._consumer_gone_now,
             forget=self._forget,
+            figures=self._meter.shard,
         )
 
     # -- the application's side -------------------------------------------------------------
@@ -153,13 +164,21 @@ class Worker(AWSKinesisStreams):
             LOOP.deliver((), reader.leave_now)
         self._spawn(self._wait_stopped, callback)
 
-    def getStats(self) -> Dict[str, Dict[str, Any]]:
-        """Per shard this worker reads: millisBehindLatest (lag, for monitoring) and the checkpoint."""
+    def getStats(self) -> "Stats":
+        """Per shard this worker reads: millisBehindLatest (lag, for monitoring) and the checkpoint.
+
+        Beyond the shards, `.applicationMillisBehindLatest` is the largest lag of the whole
+        application: every worker's, as the lease table held it at this worker's last look, and
+        this worker's own as it read it (None before anything was read).
+        """
         with self._lock:
-            return {
-                shard: {"millisBehindLatest": reader.millis_behind, "checkpoint": reader.lease.checkpoint}
+            stats = Stats(
+                (shard, {"millisBehindLatest": reader.millis_behind, "checkpoint": reader.lease.checkpoint})
                 for shard, reader in self._readers.items()
-            }
+            )
+        lags = [lag for lag in (self._table_lag, self._meter.max_millis_behind()) if lag is not None]
+        stats.applicationMillisBehindLatest = max(lags) if lags else None
+        return stats
 
     def _report(self, shardId: Optional[str], error: Error) -> None:
         """Tell the application through onError (on the loop), or log it."""
@@ -274,6 +293,8 @@ class Worker(AWSKinesisStreams):
         """Take free and expired leases up to a fair share; ask a busier worker for one if none is free."""
         me = self.workerId
         leases = self._store.list(self.applicationName, self._streamName)
+        lags = [lease.millisBehindLatest for lease in leases if lease.millisBehindLatest is not None and not lease.finished]
+        self._table_lag = max(lags) if lags else None
         now = time.monotonic()
         self._seen = {
             lease.shardId: self._seen[lease.shardId]
@@ -352,6 +373,7 @@ class Worker(AWSKinesisStreams):
         return source
 
     def _read(self, lease: Lease) -> None:
+        self._meter.shard(lease.shardId).taken += 1
         reader = ShardReader(self._context, lease)
         with self._lock:
             self._readers[lease.shardId] = reader

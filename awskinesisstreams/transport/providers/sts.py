@@ -4,19 +4,16 @@ POST, an XML answer."""
 
 import os
 import time
-import xml.etree.ElementTree as ElementTree
-from typing import Any, Callable, Dict, Optional
-from urllib.parse import urlencode, urlsplit
+from typing import Callable, Dict, Optional
 
 import requests
 
-from ..signed_request import canonical_host, resolve_endpoint
-from ..sigv4 import Keys, SigV4Signer
+from ..query import post_form, text_of
+from ..signed_request import resolve_endpoint
+from ..sigv4 import Keys
 from .common import NotFound, failed, parse_time
 
 VERSION = "2011-06-15"
-FORM = "application/x-www-form-urlencoded; charset=utf-8"
-TIMEOUT = (5.0, 30.0)
 
 
 def sts_region(region: Optional[str]) -> str:
@@ -74,37 +71,26 @@ def _call(action: str, role_arn: str, params: Dict[str, str], region: str, endpo
     """POST the action to STS (signed with `source`'s keys if given) and read the credentials in its answer."""
     name = "%s (%s)" % ("assumed role" if source is not None else "web identity", role_arn)
     url = resolve_endpoint("sts", region, endpoint)
-    body = urlencode(params).encode("utf-8")
-    headers = {"Content-Type": FORM}
-    if source is not None:
-        headers = SigV4Signer(region, "sts").sign(source(), canonical_host(url), headers, body, path=urlsplit(url + "/").path)
+    signer = None if source is None else _Source(source)
     try:
-        response = requests.post(url + "/", data=body, headers=headers, timeout=TIMEOUT)
+        status, root = post_form(url, region, "sts", params, signer)
     except requests.RequestException as exc:
         raise failed(name, "STS %s got no answer from %s (%s)" % (action, url, type(exc).__name__)) from None
-    root = _xml(response.content)
-    if response.status_code != 200:
-        code, message = _text(root, "Code"), _text(root, "Message")
-        raise failed(name, "STS %s failed with HTTP %d: %s %s" % (action, response.status_code, code, message),
-                     response.status_code, {"__type": code, "message": message})
-    found = {tag: _text(root, tag) for tag in ("AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration")}
+    if status != 200:
+        code, message = text_of(root, "Code"), text_of(root, "Message")
+        raise failed(name, "STS %s failed with HTTP %d: %s %s" % (action, status, code, message), status,
+                     {"__type": code, "message": message})
+    found = {tag: text_of(root, tag) for tag in ("AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration")}
     if not all(found.values()):
-        raise failed(name, "STS %s answer lacks credentials" % action, response.status_code)
+        raise failed(name, "STS %s answer lacks credentials" % action, status)
     return Keys(found["AccessKeyId"], found["SecretAccessKey"], found["SessionToken"], parse_time(found["Expiration"], name))
 
 
-def _xml(content: bytes) -> Any:
-    try:
-        return ElementTree.fromstring(content)
-    except ElementTree.ParseError:
-        return None
+class _Source:
+    """A fetch of keys as the signer takes them."""
 
+    def __init__(self, fetch: Callable[[], Keys]) -> None:
+        self.keys = fetch
 
-def _text(root: Any, tag: str) -> str:
-    """The text of the first element named `tag`, whatever its namespace ("" if none)."""
-    if root is None:
-        return ""
-    for element in root.iter():
-        if element.tag.rpartition("}")[2] == tag:
-            return (element.text or "").strip()
-    return ""
+    def invalidate(self, keys: Keys) -> bool:
+        return False
