@@ -55,7 +55,7 @@ def wrong_initial_params():
             yield pytest.param(index, wrong, id="%s=%r" % (name, wrong))
 
 
-@pytest.mark.parametrize("index, wrong", wrong_initial_params())
+@pytest.mark.parametrize("index, wrong", list(wrong_initial_params()))
 def test_producer_wrong_initial_params(endpoint, index, wrong):
     args = list(GOOD)
     args[index] = wrong
@@ -68,7 +68,7 @@ def test_producer_wrong_initial_params(endpoint, index, wrong):
     assert (failed, results) == (1, [])
 
 
-@pytest.mark.parametrize("index, wrong", wrong_initial_params())
+@pytest.mark.parametrize("index, wrong", list(wrong_initial_params()))
 def test_consumer_wrong_initial_params(endpoint, index, wrong):
     args = list(GOOD)
     args[index] = wrong
