@@ -208,16 +208,18 @@ def test_cloudwatch_that_fails_is_logged_and_tried_again_without_touching_kinesi
 
 
 def test_cloudwatch_batches_stay_within_its_limits():
-    from awskinesisstreams.metrics.cloudwatch import MAX_BYTES, MAX_DATUMS, batches
+    from urllib.parse import urlencode
+
+    from awskinesisstreams.metrics.cloudwatch import MAX_BYTES, MAX_DATUMS, batches, request_params
 
     datums = [{"MetricName": "RecordsProcessed", "Unit": "Count", "Dimensions.member.1.Name": "ShardId",
                "Dimensions.member.1.Value": "shardId-%012d" % n, "StatisticValues.Sum": "1.0"} for n in range(2500)]
-    requests_ = batches(datums, "ns")
-    counts = [sum(1 for key in r if key.endswith(".MetricName")) for r in requests_]
-    assert sum(counts) == 2500 and max(counts) <= MAX_DATUMS and len(requests_) == 3
-    from urllib.parse import urlencode
-
-    assert all(len(urlencode(r)) < MAX_BYTES for r in requests_)
+    groups = batches(datums)
+    assert [len(group) for group in groups] == [MAX_DATUMS, MAX_DATUMS, 500] and sum(groups, []) == datums
+    assert all(len(urlencode(request_params(group, "ns"))) < MAX_BYTES for group in groups)
+    wide = [dict(datum, **{"Dimensions.member.2.Name": "Big", "Dimensions.member.2.Value": "v" * 255}) for datum in datums]
+    assert all(len(urlencode(request_params(group, "ns"))) < MAX_BYTES for group in batches(wide))
+    assert request_params(datums[:2], "ns")["MetricData.member.2.Dimensions.member.1.Value"] == "shardId-000000000001"
 
 
 def test_a_wrong_cloudwatch_setting_is_a_library_error_never_raised():

@@ -84,24 +84,27 @@ def _producer(meter: ProducerMeter, when: str) -> List[Datum]:
     return out
 
 
-def batches(datums: List[Datum], namespace: str) -> List[Dict[str, str]]:
-    """PutMetricData requests' parameters: at most MAX_DATUMS datums and MAX_BYTES of body each."""
-    requests: List[Dict[str, str]] = []
-    current: Dict[str, str] = {}
-    count = size = 0
+def batches(datums: List[Datum]) -> List[List[Datum]]:
+    """The datums grouped into PutMetricData requests: at most MAX_DATUMS and MAX_BYTES of body each."""
+    groups: List[List[Datum]] = []
+    size = 0
     for datum in datums:
-        fields = {"MetricData.member.%d.%s" % (count + 1, key): value for key, value in datum.items()}
-        weight = sum(len(key) + len(value) * 3 + 2 for key, value in fields.items())  # encoded, generously
-        if count and (count == MAX_DATUMS or size + weight > MAX_BYTES - 4096):
-            requests.append(current)
-            current, count, size = {}, 0, 0
-            fields = {"MetricData.member.1.%s" % key: value for key, value in datum.items()}
-        current.update(fields)
-        count += 1
-        size += weight
-    if count:
-        requests.append(current)
-    return [dict(params, Action="PutMetricData", Version=VERSION, Namespace=namespace) for params in requests]
+        weight = sum(len(key) + 24 + len(value) * 3 for key, value in datum.items())  # encoded, numbered, generously
+        if groups and len(groups[-1]) < MAX_DATUMS and size + weight <= MAX_BYTES - 4096:
+            groups[-1].append(datum)
+            size += weight
+        else:
+            groups.append([datum])
+            size = weight
+    return groups
+
+
+def request_params(datums: List[Datum], namespace: str) -> Dict[str, str]:
+    """One PutMetricData request's parameters, as the Query protocol numbers them."""
+    params = {"Action": "PutMetricData", "Version": VERSION, "Namespace": namespace}
+    for index, datum in enumerate(datums, 1):
+        params.update(("MetricData.member.%d.%s" % (index, key), value) for key, value in datum.items())
+    return params
 
 
 class CloudWatchMetrics:
@@ -151,12 +154,11 @@ class CloudWatchMetrics:
             datums = self._pending + collect(when)
             self._pending = []
             failed: List[Datum] = []
-            for params in batches(datums, self.namespace):
-                count = sum(1 for key in params if key.endswith(".MetricName"))
-                if self._put(params, count):
-                    self.published += count
+            for group in batches(datums):
+                if self._put(request_params(group, self.namespace), len(group)):
+                    self.published += len(group)
                 else:
-                    failed += [datum for datum in _datums_of(params)]
+                    failed += group
             self._pending = failed[-MAX_PENDING:]
             if len(failed) > MAX_PENDING:
                 logger.warning("CloudWatch metrics: %d data points dropped (more than %d waiting)", len(failed) - MAX_PENDING, MAX_PENDING)
@@ -164,7 +166,7 @@ class CloudWatchMetrics:
 
     def _put(self, params: Dict[str, str], count: int) -> bool:
         try:
-            status, root = post_form(self._url, self._region, "monitoring", params, self._source)
+            status, root = post_form(self._url, self._region, "monitoring", params, self._source.keys())
         except Exception as exc:  # no answer, or no credentials: logged, kept for the next interval
             self.failures += 1
             logger.warning("CloudWatch metrics: PutMetricData of %d data points failed: %s", count, getattr(exc, "details", type(exc).__name__))
@@ -192,12 +194,3 @@ class CloudWatchMetrics:
     def __repr__(self) -> str:
         return "AWSKinesisStreams.CloudWatchMetrics(namespace=%r, interval=%r)" % (self.namespace, self._interval)
 
-
-def _datums_of(params: Dict[str, str]) -> List[Datum]:
-    """The datums of a request's parameters, to be sent again later (renumbered then)."""
-    datums: Dict[int, Datum] = {}
-    for key, value in params.items():
-        if key.startswith("MetricData.member."):
-            index, _, field = key[len("MetricData.member."):].partition(".")
-            datums.setdefault(int(index), {})[field] = value
-    return [datums[index] for index in sorted(datums)]

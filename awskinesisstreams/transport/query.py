@@ -8,23 +8,23 @@ from urllib.parse import urlencode, urlsplit
 import requests
 
 from ..metrics.figures import REQUESTS
-from .signed_request import KeySource, canonical_host
-from .sigv4 import SigV4Signer
+from .signed_request import canonical_host
+from .sigv4 import Keys, SigV4Signer
 
 FORM = "application/x-www-form-urlencoded; charset=utf-8"
 TIMEOUT = (5.0, 30.0)
 
 
-def post_form(url: str, region: str, service: str, params: Dict[str, str], source: Optional[KeySource]) -> Tuple[int, Any]:
-    """POST `params` (Action and Version among them) to `url`, signed with `source`'s keys unless None.
+def post_form(url: str, region: str, service: str, params: Dict[str, str], keys: Optional[Keys]) -> Tuple[int, Any]:
+    """POST `params` (Action and Version among them) to `url`, signed with `keys` unless None.
 
     Returns the status and the answer's XML root (None if not XML); no answer raises requests' exception.
     Each request is counted as every request of the library is, by its error code where it failed.
     """
     body = urlencode(params).encode("utf-8")
     headers = {"Content-Type": FORM}
-    if source is not None:
-        headers = SigV4Signer(region, service).sign(source.keys(), canonical_host(url), headers, body, path=urlsplit(url + "/").path)
+    if keys is not None:
+        headers = SigV4Signer(region, service).sign(keys, canonical_host(url), headers, body, path=urlsplit(url + "/").path)
     started = time.perf_counter()
     action = params.get("Action", "")
     try:

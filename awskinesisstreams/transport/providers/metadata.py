@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from ...error import Error
 from ..sigv4 import Keys
 from .common import JSON_NAMES, NotFound, failed, get_json, is_loopback, keys_from
 
@@ -67,7 +68,7 @@ def fetch_container() -> Keys:
         try:
             answer = get_json(requests.get, url, CONTAINER, headers=headers, timeout=CONTAINER_TIMEOUT)
             return keys_from(answer, CONTAINER, JSON_NAMES)
-        except Exception as exc:  # an Error naming the container endpoint
+        except Error as exc:  # it names the container endpoint
             last = exc
             status = getattr(exc, "httpStatus", None)
             if status is not None and status < 500:

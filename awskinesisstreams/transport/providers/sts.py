@@ -71,9 +71,8 @@ def _call(action: str, role_arn: str, params: Dict[str, str], region: str, endpo
     """POST the action to STS (signed with `source`'s keys if given) and read the credentials in its answer."""
     name = "%s (%s)" % ("assumed role" if source is not None else "web identity", role_arn)
     url = resolve_endpoint("sts", region, endpoint)
-    signer = None if source is None else _Source(source)
     try:
-        status, root = post_form(url, region, "sts", params, signer)
+        status, root = post_form(url, region, "sts", params, None if source is None else source())
     except requests.RequestException as exc:
         raise failed(name, "STS %s got no answer from %s (%s)" % (action, url, type(exc).__name__)) from None
     if status != 200:
@@ -85,12 +84,3 @@ def _call(action: str, role_arn: str, params: Dict[str, str], region: str, endpo
         raise failed(name, "STS %s answer lacks credentials" % action, status)
     return Keys(found["AccessKeyId"], found["SecretAccessKey"], found["SessionToken"], parse_time(found["Expiration"], name))
 
-
-class _Source:
-    """A fetch of keys as the signer takes them."""
-
-    def __init__(self, fetch: Callable[[], Keys]) -> None:
-        self.keys = fetch
-
-    def invalidate(self, keys: Keys) -> bool:
-        return False
