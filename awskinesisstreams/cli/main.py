@@ -11,10 +11,9 @@ import json
 import os
 import signal
 import socket
-import sqlite3
 import sys
 import time
-from typing import Any, Dict, List, NoReturn, Optional, Sequence, Tuple
+from typing import Any, Dict, List, NoReturn, Optional, Sequence
 
 from .. import __version__
 from . import consumers as consumers_command, leases as leases_command, pull as pull_command, put as put_command
@@ -138,21 +137,15 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--json", action="store_true", help="print the stream and shards as JSON")
     ls.set_defaults(run=run_ls)
 
-    pull = commands.add_parser("pull", parents=[common], help="read records to standard output or files")
-    pull_command.add_arguments(pull)
-    pull.set_defaults(run=pull_command.run)
-
-    put = commands.add_parser("put", parents=[common], help="write one record per line of a file or standard input")
-    put_command.add_arguments(put)
-    put.set_defaults(run=put_command.run)
-
-    leases = commands.add_parser("leases", parents=[common], help="show who reads each shard, how far and how far behind")
-    leases_command.add_arguments(leases)
-    leases.set_defaults(run=leases_command.run)
-
-    consumers = commands.add_parser("consumers", parents=[common], help="list, register or deregister enhanced fan-out consumers")
-    consumers_command.add_arguments(consumers)
-    consumers.set_defaults(run=consumers_command.run)
+    for name, command, what in (
+        ("pull", pull_command, "read records to standard output or files"),
+        ("put", put_command, "write one record per line of a file or standard input"),
+        ("leases", leases_command, "show who reads each shard, how far and how far behind"),
+        ("consumers", consumers_command, "list, register or deregister enhanced fan-out consumers"),
+    ):
+        subcommand = commands.add_parser(name, parents=[common], help=what)
+        command.add_arguments(subcommand)
+        subcommand.set_defaults(run=command.run)
 
     local = commands.add_parser("local", help="run a local Kinesis on 127.0.0.1 until interrupted")
     local.add_argument("streams", nargs="*", metavar="STREAM", help="streams to create")

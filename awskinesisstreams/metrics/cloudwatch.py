@@ -16,7 +16,7 @@ from ..error import Error, library_error
 from ..transport.credentials import signing_source
 from ..transport.query import post_form, text_of
 from ..transport.signed_request import resolve_endpoint
-from .figures import ProducerMeter, StatSet, WorkerMeter, meters
+from .figures import ProducerMeter, WorkerMeter, meters
 
 logger = logging.getLogger("awskinesisstreams")
 

@@ -47,6 +47,9 @@ class StatSet:
     __slots__ = ("count", "sum", "min", "max")
 
     def __init__(self) -> None:
+        self._clear()
+
+    def _clear(self) -> None:
         self.count, self.sum, self.min, self.max = 0, 0.0, float("inf"), float("-inf")
 
     def observe(self, value: float) -> None:
@@ -62,7 +65,7 @@ class StatSet:
         if not self.count:
             return None
         taken = (self.count, self.sum, self.min, self.max)
-        self.__init__()  # type: ignore[misc]
+        self._clear()
         return taken
 
 

@@ -96,11 +96,10 @@ class Credentials:
             held, now = self._keys, time.time()
             if held is not None and (held.expiration is None or now < self._refresh_at):
                 return held  # another thread refreshed while this one waited
+            self.fetches += 1
             try:
                 keys = self._fetch()
-                self.fetches += 1
             except (Error, NotFound) as exc:
-                self.fetches += 1
                 if held is not None and held.expiration is not None and now < held.expiration - MARGIN:
                     pause = min(PAUSE_MAX, max(0.5, (held.expiration - now) / 5))
                     self._retry_at = now + pause

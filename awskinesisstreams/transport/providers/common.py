@@ -59,10 +59,10 @@ def keys_from(answer: Any, source: str, names: Dict[str, str], expiring: bool = 
 JSON_NAMES = {"key": "AccessKeyId", "secret": "SecretAccessKey", "token": "Token", "expiration": "Expiration"}
 
 
-def get_json(session_get: Callable[..., requests.Response], url: str, source: str, **kwargs: Any) -> Any:
+def get_json(url: str, source: str, **kwargs: Any) -> Any:
     """GET `url` and decode its JSON answer; no answer or a non-2xx is a REQUEST_FAILED naming `source`."""
     try:
-        response = session_get(url, **kwargs)
+        response = requests.get(url, **kwargs)
     except requests.RequestException as exc:
         raise failed(source, "no answer from %s (%s)" % (_origin(url), type(exc).__name__)) from None
     if not 200 <= response.status_code < 300:

@@ -5,7 +5,7 @@ import logging
 import os
 import random
 import time
-from typing import Callable, Dict, Optional
+from typing import Dict, Optional
 from urllib.parse import urlsplit
 
 import requests
@@ -66,7 +66,7 @@ def fetch_container() -> Keys:
     last = None
     for _ in range(CONTAINER_ATTEMPTS):
         try:
-            answer = get_json(requests.get, url, CONTAINER, headers=headers, timeout=CONTAINER_TIMEOUT)
+            answer = get_json(url, CONTAINER, headers=headers, timeout=CONTAINER_TIMEOUT)
             return keys_from(answer, CONTAINER, JSON_NAMES)
         except Error as exc:  # it names the container endpoint
             last = exc
@@ -132,12 +132,11 @@ def fetch_instance_metadata(quiet: bool = False) -> Keys:
     base = imds_endpoint()
     token = _imds_token(base, quiet)
     headers: Dict[str, str] = {"X-aws-ec2-metadata-token": token} if token else {}
-    get = _getter(headers, quiet, base)
-    roles = get(ROLES)
+    roles = _imds_get(base, ROLES, headers, quiet)
     role = roles.text.strip().splitlines()[0].strip() if roles.text.strip() else ""
     if not role:
         raise NotFound("instance metadata (no instance role)")
-    answer = get(ROLES + role)
+    answer = _imds_get(base, ROLES + role, headers, quiet)
     try:
         decoded = answer.json()
     except ValueError:
@@ -153,20 +152,16 @@ def fetch_instance_metadata(quiet: bool = False) -> Keys:
     return keys
 
 
-def _getter(headers: Dict[str, str], quiet: bool, base: str) -> Callable[[str], requests.Response]:
+def _imds_get(base: str, path: str, headers: Dict[str, str], quiet: bool) -> requests.Response:
     """GET a metadata path: the answer, NotFound for 404 (no role), REQUEST_FAILED otherwise."""
-
-    def get(path: str) -> requests.Response:
-        try:
-            response = requests.get(base + path, headers=headers, timeout=IMDS_TIMEOUT)
-        except requests.RequestException as exc:
-            if quiet:
-                raise NotFound("instance metadata (no answer at %s)" % base) from None
-            raise failed(INSTANCE, "no answer from %s (%s)" % (base, type(exc).__name__)) from None
-        if response.status_code == 404:
-            raise NotFound("instance metadata (no instance role)")
-        if response.status_code != 200:
-            raise failed(INSTANCE, "%s answered HTTP %d" % (path, response.status_code), response.status_code)
-        return response
-
-    return get
+    try:
+        response = requests.get(base + path, headers=headers, timeout=IMDS_TIMEOUT)
+    except requests.RequestException as exc:
+        if quiet:
+            raise NotFound("instance metadata (no answer at %s)" % base) from None
+        raise failed(INSTANCE, "no answer from %s (%s)" % (base, type(exc).__name__)) from None
+    if response.status_code == 404:
+        raise NotFound("instance metadata (no instance role)")
+    if response.status_code != 200:
+        raise failed(INSTANCE, "%s answered HTTP %d" % (path, response.status_code), response.status_code)
+    return response

@@ -12,8 +12,6 @@ import time
 from typing import Optional
 from urllib.parse import urlencode
 
-import requests
-
 from ..sigv4 import Keys
 from .common import failed, get_json, keys_from, parse_time
 
@@ -46,7 +44,7 @@ def fetch_sso(session_name: Optional[str], start_url: str, region: str, account_
     if expires <= time.time():
         raise failed(source, "the token cached in %s has expired: run aws sso login" % path)
     url = "%s/federation/credentials?%s" % (portal(region), urlencode({"role_name": role_name, "account_id": account_id}))
-    answer = get_json(requests.get, url, source, headers={"x-amz-sso_bearer_token": token}, timeout=TIMEOUT)
+    answer = get_json(url, source, headers={"x-amz-sso_bearer_token": token}, timeout=TIMEOUT)
     role = answer.get("roleCredentials") if isinstance(answer, dict) else None
     if isinstance(role, dict) and isinstance(role.get("expiration"), (int, float)):
         role = dict(role, expiration=_iso(role["expiration"] / 1000.0))  # milliseconds since the epoch
